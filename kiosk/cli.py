@@ -1,0 +1,64 @@
+"""Command dispatch for ``main.py``: one module per command in ``kiosk/commands``.
+
+A command module is imported only when its command runs, so ``main.py classify`` never loads
+Tk and the kiosk never loads TensorFlow. Each module offers ``add_arguments(parser)`` and
+``run(args) -> int``; its docstring is its help text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from typing import Optional, Sequence
+
+from kiosk.errors import KioskError
+from kiosk.logging_setup import setup_logging
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("kiosk.commands.run", "start the kiosk (the default command)"),
+    "classify": ("kiosk.commands.classify", "classify face-crop images as mask / no mask"),
+    "analyze": ("kiosk.commands.analyze", "find and classify faces in photos, folders and videos"),
+    "events": ("kiosk.commands.events", "list recorded decision events"),
+    "report": ("kiosk.commands.report", "write (and optionally email) the daily report"),
+    "send-test-email": ("kiosk.commands.send_test_email", "check the email settings by sending a test email"),
+}
+DEFAULT_COMMAND = "run"
+
+
+def usage() -> str:
+    width = max(map(len, COMMANDS))
+    lines = ["usage: main.py [COMMAND] [OPTIONS]", "", "commands:"]
+    lines += [f"  {name:<{width}}  {help_text}" for name, (_, help_text) in COMMANDS.items()]
+    lines += ["", "Run 'main.py COMMAND --help' for a command's options. Without a command, 'run' is used."]
+    return "\n".join(lines)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0
+    if not argv or argv[0].startswith("-"):
+        argv.insert(0, DEFAULT_COMMAND)
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"error: unknown command '{name}'\n\n{usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    parser = argparse.ArgumentParser(
+        prog=f"main.py {name}", description=module.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    module.add_arguments(parser)
+    args = parser.parse_args(rest)
+    setup_logging(args.log_level)
+    try:
+        return int(module.run(args) or 0)
+    except KioskError as exc:
+        logging.getLogger("kiosk").debug("command failed", exc_info=True)
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,310 @@
+"""The kiosk's one configuration: a TOML file validated at start, then passed down read-only.
+
+Every key has a type, a default, a check and a description (``describe()`` prints them). An
+unknown section or key, or a bad value, is a ``ConfigError`` with a one-line message naming the
+key and the value, e.g. ``[email] port = 99999: must be an integer from 1 to 65535``.
+Secrets are never here: the SMTP password comes from ``KIOSK_SMTP_PASSWORD`` or the keyring.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from kiosk.errors import KioskError
+
+DEFAULT_CONFIG_PATH = Path("kiosk.toml")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+Check = Callable[[Any], Optional[str]]  # returns an error text, or None when the value is fine
+
+
+class ConfigError(KioskError, ValueError):
+    """A config file or value that the kiosk cannot run with; the message is one line."""
+
+
+# --- checks -------------------------------------------------------------------------------
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def int_range(lo: int, hi: int) -> Check:
+    return lambda v: None if _is_int(v) and lo <= v <= hi else f"must be an integer from {lo} to {hi}"
+
+
+def number_range(lo: float, hi: float) -> Check:
+    return lambda v: None if _is_number(v) and lo <= v <= hi else f"must be a number from {lo:g} to {hi:g}"
+
+
+def boolean(v: Any) -> Optional[str]:
+    return None if isinstance(v, bool) else "must be true or false"
+
+
+def one_of(*choices: str) -> Check:
+    listed = ", ".join(f'"{c}"' for c in choices)
+    return lambda v: None if v in choices else f"must be one of {listed}"
+
+
+def text(allow_empty: bool = True) -> Check:
+    def check(v: Any) -> Optional[str]:
+        if not isinstance(v, str):
+            return "must be a string"
+        if not allow_empty and not v.strip():
+            return "must not be empty"
+        return None
+
+    return check
+
+
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
+_TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+def kiosk_id(v: Any) -> Optional[str]:
+    return None if isinstance(v, str) and _ID_RE.match(v) else "must be 1-64 letters, digits, '.', '_' or '-'"
+
+
+def email_address(allow_empty: bool) -> Check:
+    def check(v: Any) -> Optional[str]:
+        if allow_empty and v == "":
+            return None
+        return None if isinstance(v, str) and _EMAIL_RE.match(v) else "must be an email address like name@example.org"
+
+    return check
+
+
+def email_list(v: Any) -> Optional[str]:
+    if not isinstance(v, list) or not all(isinstance(a, str) and _EMAIL_RE.match(a) for a in v):
+        return "must be a list of email addresses"
+    return None
+
+
+def camera_source(v: Any) -> Optional[str]:
+    if _is_int(v) and v >= 0:
+        return None
+    if isinstance(v, str) and v.strip():
+        return None
+    return 'must be a camera index (0, 1, ...), a video file, a URL, a folder of images, or "demo"'
+
+
+def clock_time(v: Any) -> Optional[str]:
+    return None if isinstance(v, str) and (v == "" or _TIME_RE.match(v)) else 'must be "HH:MM" (24 h) or "" for never'
+
+
+def event_kinds(v: Any) -> Optional[str]:
+    allowed = {"denied", "granted"}
+    if isinstance(v, list) and v and all(k in allowed for k in v):
+        return None
+    return 'must be a non-empty list of "denied" and/or "granted"'
+
+
+def setting(default: Any, check: Check, doc: str) -> Any:
+    """A config key: its default, how it is checked and what it means."""
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"check": check, "doc": doc})
+    return field(default=default, metadata={"check": check, "doc": doc})
+
+
+# --- sections -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class KioskSection:
+    id: str = setting("front-door", kiosk_id, "Name of this terminal, shown in the title, events and emails")
+    fullscreen: bool = setting(False, boolean, "Start in fullscreen kiosk mode (leave with Ctrl+Shift+Q)")
+    log_level: str = setting("INFO", one_of("DEBUG", "INFO", "WARNING", "ERROR"), "Logging verbosity")
+
+
+@dataclass(frozen=True)
+class CameraSection:
+    source: Any = setting(0, camera_source, 'Camera index, video file, RTSP/HTTP URL, image folder, or "demo"')
+    loop: bool = setting(True, boolean, "Restart a video file or image folder when it ends")
+    width: int = setting(640, int_range(160, 3840), "Requested capture width (cameras only)")
+    height: int = setting(480, int_range(120, 2160), "Requested capture height (cameras only)")
+    fallback_to_demo: bool = setting(True, boolean, "Use the demo feed when the default camera cannot be opened")
+    offline_after_s: float = setting(3.0, number_range(0.5, 60), "No frame for this long means the camera is offline")
+    reconnect_max_s: float = setting(30.0, number_range(1, 600), "Longest wait between reconnection attempts")
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    dir: str = setting("models", text(False), "Folder with mask_classifier.tflite and model_card.json")
+
+
+@dataclass(frozen=True)
+class DetectionSection:
+    detector: str = setting("haar", one_of("haar", "haar-stock", "mtcnn"), "Face detector")
+    min_face_px: int = setting(40, int_range(16, 1000), "Smallest face width to look for, in pixels")
+    max_width: int = setting(640, int_range(160, 3840), "Frames wider than this are scaled down for detection")
+
+
+@dataclass(frozen=True)
+class DecisionSection:
+    window_frames: int = setting(5, int_range(1, 60), "Frames a decision is built from")
+    min_votes: int = setting(3, int_range(1, 60), "Agreeing frames needed within the window")
+    min_score: float = setting(0.6, number_range(0.0, 1.0), "Frames below this confidence do not vote")
+    hold_s: float = setting(3.0, number_range(0.0, 600), "How long a decision stays on screen at least")
+    leave_after_s: float = setting(1.0, number_range(0.1, 60), "No face for this long means the person left")
+    no_mask_policy: str = setting("hard", one_of("hard", "soft"), "hard: deny without mask; soft: allow and log")
+    incorrect_mask_is: str = setting("no_mask", one_of("no_mask", "mask"), "How a badly worn mask counts")
+
+
+@dataclass(frozen=True)
+class UiSection:
+    sound: bool = setting(True, boolean, "Ring the bell when access is denied")
+    popup: bool = setting(True, boolean, "Raise the staff warning popup on a denial")
+    admin_key: str = setting("<Control-a>", text(False), "Tk key binding that opens the admin panel")
+
+
+@dataclass(frozen=True)
+class EmailSection:
+    enabled: bool = setting(False, boolean, "Email administrators about events")
+    host: str = setting("localhost", text(False), "SMTP server host")
+    port: int = setting(587, int_range(1, 65535), "SMTP server port")
+    security: str = setting("starttls", one_of("ssl", "starttls", "none"), "Connection security")
+    username: str = setting("", text(), "SMTP login; empty for a server without login")
+    sender: str = setting("kiosk@example.org", email_address(False), "From address")
+    recipients: list = setting([], email_list, "Administrator addresses")
+    timeout_s: float = setting(10.0, number_range(1, 300), "SMTP connection timeout")
+    notify_on: list = setting(["denied"], event_kinds, "Which decisions send an alert")
+    cooldown_s: float = setting(60.0, number_range(0, 86400), "Minimum time between two alerts")
+    hourly_cap: int = setting(20, int_range(1, 10000), "Alerts per hour before they are rolled into a digest")
+    report_time: str = setting("", clock_time, 'Email the daily report at this time ("HH:MM"), "" for never')
+
+
+@dataclass(frozen=True)
+class StorageSection:
+    database: str = setting("var/events.sqlite3", text(False), "SQLite event log")
+    snapshots: str = setting("var/snapshots", text(False), "Folder for event snapshots")
+    retention_days: int = setting(30, int_range(1, 3650), "Snapshots older than this are deleted")
+    privacy: bool = setting(False, boolean, "Store and send no images at all")
+
+
+@dataclass(frozen=True)
+class Config:
+    kiosk: KioskSection = field(default_factory=KioskSection)
+    camera: CameraSection = field(default_factory=CameraSection)
+    model: ModelSection = field(default_factory=ModelSection)
+    detection: DetectionSection = field(default_factory=DetectionSection)
+    decision: DecisionSection = field(default_factory=DecisionSection)
+    ui: UiSection = field(default_factory=UiSection)
+    email: EmailSection = field(default_factory=EmailSection)
+    storage: StorageSection = field(default_factory=StorageSection)
+    source_path: Optional[str] = None  # the file it came from, for messages
+
+    def resolve_path(self, value: str) -> Path:
+        """Relative paths in the config are relative to the project folder."""
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+SECTIONS = {
+    "kiosk": KioskSection,
+    "camera": CameraSection,
+    "model": ModelSection,
+    "detection": DetectionSection,
+    "decision": DecisionSection,
+    "ui": UiSection,
+    "email": EmailSection,
+    "storage": StorageSection,
+}
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
+def _check_cross_fields(cfg: Config) -> None:
+    if cfg.decision.min_votes > cfg.decision.window_frames:
+        raise ConfigError(
+            f"[decision] min_votes = {cfg.decision.min_votes}: must not exceed window_frames ({cfg.decision.window_frames})"
+        )
+    if cfg.email.enabled and not cfg.email.recipients:
+        raise ConfigError("[email] recipients = []: must name at least one address when email is enabled")
+
+
+def build_config(data: dict, source_path: Optional[str] = None) -> Config:
+    """Validate a parsed TOML document (sections of keys) into a ``Config``."""
+    if not isinstance(data, dict):
+        raise ConfigError("config must be a table of sections")
+    sections = {}
+    for name, values in data.items():
+        if name not in SECTIONS:
+            raise ConfigError(f"unknown section [{name}]; known sections: {', '.join(SECTIONS)}")
+        if not isinstance(values, dict):
+            raise ConfigError(f"[{name}] must be a section (a table of keys), got {_format_value(values)}")
+        cls = SECTIONS[name]
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        for key, value in values.items():
+            if key not in known:
+                raise ConfigError(f"[{name}] unknown key '{key}'; known keys: {', '.join(known)}")
+            problem = known[key].metadata["check"](value)
+            if problem:
+                raise ConfigError(f"[{name}] {key} = {_format_value(value)}: {problem}")
+        sections[name] = cls(**values)
+    cfg = Config(**sections, source_path=source_path)
+    _check_cross_fields(cfg)
+    return cfg
+
+
+def load_config(path: Optional[Path] = None) -> Config:
+    """Read and validate a config file; no file at the default path means all defaults."""
+    if path is None:
+        if not DEFAULT_CONFIG_PATH.exists():
+            return Config()
+        path = DEFAULT_CONFIG_PATH
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    try:
+        return build_config(data, source_path=str(path))
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def with_overrides(cfg: Config, overrides: dict[str, Any]) -> Config:
+    """Apply command-line overrides given as {"section.key": value}, validated like the file."""
+    for dotted, value in overrides.items():
+        if value is None:
+            continue
+        section_name, key = dotted.split(".", 1)
+        section = getattr(cfg, section_name)
+        spec = {f.name: f for f in dataclasses.fields(section)}[key]
+        problem = spec.metadata["check"](value)
+        if problem:
+            raise ConfigError(f"[{section_name}] {key} = {_format_value(value)}: {problem}")
+        cfg = dataclasses.replace(cfg, **{section_name: dataclasses.replace(section, **{key: value})})
+    _check_cross_fields(cfg)
+    return cfg
+
+
+def describe() -> str:
+    """Every key with its default and meaning, for ``--help`` texts and docs."""
+    lines = []
+    for name, cls in SECTIONS.items():
+        lines.append(f"[{name}]")
+        for f in dataclasses.fields(cls):
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+            lines.append(f"  {f.name} = {_format_value(default)}    # {f.metadata['doc']}")
+    return "\n".join(lines)

@@ -1,0 +1,61 @@
+"""Records that cross the whole data path (one per detected face, one per decision)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Optional, Protocol
+
+import numpy as np
+
+from kiosk.preprocessing import Box
+
+
+@dataclass(frozen=True)
+class FaceResult:
+    """A face found in a frame and what the classifier thinks of it."""
+
+    box: Box  # x, y, w, h in pixels of the frame as read
+    label: str  # one of the model's classes
+    score: float  # confidence of ``label``, 0..1
+    mask_probability: float  # P(with_mask), what access decisions use
+
+    def to_json(self) -> dict:
+        return {"box": [int(v) for v in self.box], "label": self.label, "score": round(float(self.score), 4)}
+
+
+@dataclass
+class DecisionEvent:
+    """One decision episode: a person was granted or denied access.
+
+    Produced once per episode by the decision engine (not once per frame) and handed to every
+    ``DecisionSink``: the event log, the alert outbox, the UI.
+    """
+
+    time: datetime  # timezone-aware, local time of the decision
+    kiosk_id: str
+    decision: str  # "granted" | "denied"
+    label: str  # label of the deciding face
+    score: float  # confidence of that label
+    faces: int  # faces in the deciding frame
+    box: Optional[Box] = None  # the deciding face in ``frame``
+    frame: Optional[np.ndarray] = field(default=None, repr=False)  # BGR frame the decision was made on
+    policy_note: str = ""  # e.g. "soft policy: allowed without mask"
+
+    def to_json(self) -> dict:
+        return {
+            "time": self.time.isoformat(timespec="milliseconds"),
+            "decision": self.decision,
+            "label": self.label,
+            "score": round(float(self.score), 4),
+            "faces": int(self.faces),
+        }
+
+
+class DecisionSink(Protocol):
+    """Anything that wants to hear about decisions (event log, alert outbox, UI queue).
+
+    Called from the analysis worker thread, never from the Tk main thread, so it may touch disk.
+    """
+
+    def on_decision(self, event: DecisionEvent) -> None: ...
