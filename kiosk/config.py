@@ -176,9 +176,11 @@ class EmailSection:
     recipients: list = setting([], email_list, "Administrator addresses")
     timeout_s: float = setting(10.0, number_range(1, 300), "SMTP connection timeout")
     notify_on: list = setting(["denied"], event_kinds, "Which decisions send an alert")
-    cooldown_s: float = setting(60.0, number_range(0, 86400), "Minimum time between two alerts")
-    hourly_cap: int = setting(20, int_range(1, 10000), "Alerts per hour before they are rolled into a digest")
+    cooldown_s: float = setting(60.0, number_range(0, 86400), "An alert this soon after the previous one gets no email of its own; it rides along in the next")
+    hourly_cap: int = setting(20, int_range(1, 10000), "Alert emails per rolling hour; beyond it waiting alerts go out together as one digest")
     report_time: str = setting("", clock_time, 'Email the daily report at this time ("HH:MM"), "" for never')
+    retry_initial_s: float = setting(2.0, number_range(0.1, 3600), "First wait before retrying a failed send")
+    retry_max_s: float = setting(300.0, number_range(0.1, 86400), "Longest wait between retries (doubling from retry_initial_s)")
 
 
 @dataclass(frozen=True)
