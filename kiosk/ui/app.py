@@ -1,0 +1,318 @@
+"""The kiosk window: live feed with face boxes, access banner, status bar and staff warning popup.
+
+Usage:
+    python main.py run                      # camera 0 (the demo feed when no camera is found)
+    python main.py run --source demo        # the built-in demo feed
+    python main.py run --fullscreen         # kiosk mode, or [kiosk] fullscreen = true
+
+Key bindings (main window):
+    F11              toggle fullscreen
+    Escape           leave fullscreen
+    Ctrl+Q           quit (also Ctrl+Shift+Q)
+    Ctrl+A           open the admin panel (``[ui] admin_key``)
+Key bindings (warning popup):
+    Escape, Return, space, or the Dismiss button: dismiss
+
+The Tk main loop never waits on the camera, the model, the disk or the network: the runtime's
+threads push ``FrameUpdate``s into a queue that ``after()`` polls every few milliseconds. The
+queue is drained each time; only the newest frame is drawn (older ones would only add lag), but
+every update's decision is handled, so no denial is ever missed.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import time
+import tkinter as tk
+from collections import deque
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+from kiosk import PRODUCT_NAME
+from kiosk.config import Config
+from kiosk.errors import KioskError
+from kiosk.records import DecisionEvent
+from kiosk.ui.banner import Banner, state_name
+from kiosk.ui.popup import DenialPopup
+from kiosk.ui.status_bar import StatusBar, StatusInfo
+from kiosk.ui.video_view import VideoView
+
+if TYPE_CHECKING:  # pragma: no cover
+    from kiosk.runtime import FrameUpdate, KioskRuntime
+
+log = logging.getLogger(__name__)
+
+POLL_MS = 10  # how often the queue is polled; well under a frame interval at 30 fps
+STATUS_REFRESH_S = 0.25  # status bar figures change slowly; 4 refreshes a second are plenty
+FPS_WINDOW_S = 2.0  # display fps is measured over the frames shown in this window
+SERVICES_STATUS_S = 1.0  # how often counts and the outbox are asked from the event services
+OVERLAY_STATES = ("offline", "ended")  # source states the live view is covered with a message
+
+
+class RateMeter:
+    """Frames per second over the last ``window_s`` seconds (what the eye sees, not an average since start)."""
+
+    def __init__(self, window_s: float = FPS_WINDOW_S, clock: Callable[[], float] = time.perf_counter) -> None:
+        self.window_s = window_s
+        self.clock = clock
+        self._times: deque[float] = deque()
+
+    def tick(self) -> None:
+        now = self.clock()
+        self._times.append(now)
+        while self._times and now - self._times[0] > self.window_s:
+            self._times.popleft()
+
+    @property
+    def rate(self) -> float:
+        if len(self._times) < 2:
+            return 0.0
+        if self.clock() - self._times[-1] > 1.0:  # nothing shown for a second: the feed stalled
+            return 0.0
+        return (len(self._times) - 1) / (self._times[-1] - self._times[0])
+
+
+class KioskWindow:
+    """Everything on screen, driven by ``FrameUpdate``s from a ``KioskRuntime``.
+
+    Tests build it on a real Tk root under Xvfb and drive ``root.update()``; ``run_window`` is
+    the production entry point around it.
+    """
+
+    def __init__(self, root: tk.Tk, cfg: Config, runtime: "KioskRuntime", services: Any = None) -> None:
+        self.root = root
+        self.cfg = cfg
+        self.runtime = runtime
+        self.services = services
+        self.closed = False
+        self.first_frame_at: Optional[float] = None  # perf_counter() when the first frame was drawn
+        self.on_first_frame: Optional[Callable[[], None]] = None
+        self.decisions_seen = 0
+        self.local_counts = {"granted": 0, "denied": 0}
+        self.display_rate = RateMeter()
+        self._latest: Optional["FrameUpdate"] = None
+        self._soft_grant = False
+        self._poll_job: Optional[str] = None
+        self._status_at = 0.0
+        self._services_at = -SERVICES_STATUS_S
+        self._services_status: dict = {}
+        self._admin_window: Optional[tk.Misc] = None
+        self._fullscreen = False
+
+        root.title(f"{PRODUCT_NAME} — {cfg.kiosk.id}")
+        root.configure(bg="#101418")
+        root.minsize(480, 440)
+        root.geometry(self._initial_geometry())
+        root.report_callback_exception = self._report_callback_exception  # log, never a stderr wall
+
+        self.status_bar = StatusBar(root)
+        self.status_bar.pack(side="bottom", fill="x")
+        self.banner = Banner(root)
+        self.banner.pack(side="bottom", fill="x")
+        self.video = VideoView(root)
+        self.video.canvas.pack(side="top", fill="both", expand=True)
+        self.popup = DenialPopup(root, cfg.kiosk.id, sound=cfg.ui.sound, show_snapshot=not cfg.storage.privacy)
+
+        self._bind_keys()
+        root.protocol("WM_DELETE_WINDOW", self.close)
+        if cfg.kiosk.fullscreen:
+            self.set_fullscreen(True)
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the runtime's threads and the queue polling."""
+        self.runtime.start()
+        self._poll_job = self.root.after(POLL_MS, self._poll)
+
+    def close(self) -> None:
+        """Stop polling, the runtime, then the event services (which flush the outbox), then Tk."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._poll_job is not None:
+            self.root.after_cancel(self._poll_job)
+            self._poll_job = None
+        self.popup.dismiss()
+        try:
+            self.root.withdraw()  # the window disappears at once; the threads may take a moment
+        except tk.TclError:
+            pass
+        try:
+            self.runtime.stop()
+        finally:
+            if self.services is not None:
+                self.services.stop()
+            try:
+                self.root.destroy()
+            except tk.TclError:
+                pass
+        log.info("kiosk window closed")
+
+    # --- updates ----------------------------------------------------------------------------
+
+    def _poll(self) -> None:
+        try:
+            self.drain()
+        finally:
+            if not self.closed:
+                self._poll_job = self.root.after(POLL_MS, self._poll)
+
+    def drain(self) -> int:
+        """Handle every queued update: each decision, but only the newest frame. Returns the count."""
+        handled = 0
+        latest = None
+        while True:
+            try:
+                update = self.runtime.updates.get_nowait()
+            except queue.Empty:
+                break
+            handled += 1
+            latest = update
+            if update.decision is not None:
+                self.handle_decision(update.decision)
+        if latest is not None:
+            self.show_update(latest)
+        self._refresh_status()
+        return handled
+
+    def handle_decision(self, event: DecisionEvent) -> None:
+        """A new decision episode: count it, mark a soft grant, raise the popup on a denial."""
+        self.decisions_seen += 1
+        if event.decision in self.local_counts:
+            self.local_counts[event.decision] += 1
+        self._soft_grant = event.decision == "granted" and bool(event.policy_note)
+        log.info("decision: %s (%s %.0f%%)%s", event.decision, event.label, event.score * 100,
+                 f" — {event.policy_note}" if event.policy_note else "")
+        if event.decision == "denied" and self.cfg.ui.popup:
+            self.popup.show(event)
+        elif event.decision == "denied" and self.cfg.ui.sound:
+            self.root.bell()
+
+    def show_update(self, update: "FrameUpdate") -> None:
+        self._latest = update
+        self.video.show(update.frame, update.results)
+        self.display_rate.tick()
+        state = state_name(update.state)
+        if state != "granted":
+            self._soft_grant = False
+        self.banner.show(state, soft_grant=self._soft_grant)
+        covered = update.source_state in OVERLAY_STATES
+        self.video.set_message((update.status_text or update.source_state.upper()) if covered else "")
+        if self.first_frame_at is None:
+            self.first_frame_at = time.perf_counter()
+            log.info("first frame on screen (%s, %s)", update.source_label, update.source_state)
+            if self.on_first_frame is not None:
+                self.on_first_frame()
+
+    # --- status bar -------------------------------------------------------------------------
+
+    def _refresh_status(self, force: bool = False) -> None:
+        now = time.perf_counter()
+        if not force and now - self._status_at < STATUS_REFRESH_S:
+            return
+        self._status_at = now
+        self.status_bar.show(self.status_info(now))
+
+    def status_info(self, now: Optional[float] = None) -> StatusInfo:
+        now = time.perf_counter() if now is None else now
+        latest = self._latest
+        counts = self._counts(now)
+        status_text = latest.status_text if latest is not None else ""
+        if latest is not None and not self.runtime.running and latest.source_state not in OVERLAY_STATES:
+            status_text = status_text or "Analysis stopped — restart the kiosk"
+        return StatusInfo(
+            source_label=latest.source_label if latest is not None else "starting",
+            source_state=latest.source_state if latest is not None else "",
+            status_text=status_text,
+            display_fps=self.display_rate.rate,
+            analysis_fps=latest.analysis_fps if latest is not None else 0.0,
+            model_name=getattr(self.runtime, "model_name", ""),
+            granted_today=counts["granted"],
+            denied_today=counts["denied"],
+            outbox_pending=counts.get("outbox_pending"),
+            last_email_error=counts.get("last_email_error") or "",
+        )
+
+    def _counts(self, now: float) -> dict:
+        """Today's counts from the event services (the database's truth), or counted here without them."""
+        if self.services is None:
+            return dict(self.local_counts)
+        if now - self._services_at >= SERVICES_STATUS_S:
+            self._services_at = now
+            try:
+                self._services_status = dict(self.services.status())
+            except Exception:  # a status glitch must not freeze the window
+                log.warning("event services status unavailable", exc_info=True)
+        status = self._services_status
+        return {
+            "granted": int(status.get("granted_today", 0)),
+            "denied": int(status.get("denied_today", 0)),
+            "outbox_pending": status.get("outbox_pending"),
+            "last_email_error": status.get("last_email_error"),
+        }
+
+    # --- keys, fullscreen, admin panel ------------------------------------------------------
+
+    def _bind_keys(self) -> None:
+        root = self.root
+        root.bind("<F11>", lambda _e: self.set_fullscreen(not self._fullscreen))
+        root.bind("<Escape>", lambda _e: self.set_fullscreen(False))
+        for quit_key in ("<Control-q>", "<Control-Q>", "<Control-Shift-q>", "<Control-Shift-Q>"):
+            root.bind(quit_key, lambda _e: self.close())
+        if self.services is not None:
+            try:
+                root.bind(self.cfg.ui.admin_key, lambda _e: self.open_admin_panel())
+            except tk.TclError as exc:
+                raise KioskError(f"[ui] admin_key = \"{self.cfg.ui.admin_key}\": not a Tk key binding ({exc})") from None
+
+    @property
+    def fullscreen(self) -> bool:
+        return self._fullscreen
+
+    def set_fullscreen(self, on: bool) -> None:
+        self._fullscreen = bool(on)
+        self.root.attributes("-fullscreen", self._fullscreen)
+
+    def open_admin_panel(self) -> None:
+        """Open the admin panel, or raise the one already open (never two at once)."""
+        if self._admin_window is not None and self._admin_window.winfo_exists():
+            self._admin_window.lift()  # type: ignore[attr-defined]
+            return
+        from kiosk.ui.admin_panel import open_admin_panel
+
+        panel = open_admin_panel(self.root, self.services)
+        self._admin_window = panel if isinstance(panel, tk.Misc) else None
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _initial_geometry(self) -> str:
+        """960x800 (a 640x480 feed at 1.5x with banner and status bar), never larger than the screen."""
+        width = min(960, self.root.winfo_screenwidth())
+        height = min(800, self.root.winfo_screenheight())
+        return f"{width}x{height}"
+
+    def _report_callback_exception(self, exc_type, exc, tb) -> None:
+        log.error("error in the kiosk window: %s", exc, exc_info=(exc_type, exc, tb))
+
+
+def open_display() -> tk.Tk:
+    """A Tk root, or a one-line ``KioskError`` when there is no display to show it on."""
+    try:
+        return tk.Tk(className="mask-kiosk")
+    except tk.TclError as exc:
+        raise KioskError(f"cannot open the kiosk window ({exc}); set DISPLAY or run with --headless") from None
+
+
+def run_window(cfg: Config, runtime: "KioskRuntime", services: Any = None) -> int:
+    """Show the kiosk window until it is closed; returns the process exit code."""
+    root = open_display()
+    window = KioskWindow(root, cfg, runtime, services)
+    window.start()
+    try:
+        root.mainloop()
+    except KeyboardInterrupt:
+        log.info("interrupted")
+    finally:
+        window.close()
+    return 0
