@@ -1,0 +1,330 @@
+"""The kiosk's durable memory: decision events and the email outbox in one SQLite file.
+
+Why one file and one transaction: an event row and its alert row are written together, so after
+a crash (even ``kill -9`` or power loss, thanks to WAL + ``synchronous=FULL``) either both exist
+or neither does, and an alert that exists is never forgotten.
+
+Outbox protocol (at-least-once, see ``claim`` / ``mark_sent`` / ``release`` / ``recover``):
+pending --claim--> sending --mark_sent--> sent;  sending --release (SMTP failed)--> pending.
+``recover`` turns rows left in ``sending`` by a crashed process back into pending. The one
+window for a duplicate email is a crash after the SMTP server accepted a message and before
+``mark_sent`` committed (a few milliseconds); every other crash loses and repeats nothing.
+Only one process at a time may run the sender for a database (``SenderLock``).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Iterable, Optional, Sequence
+
+from kiosk.errors import KioskError
+from kiosk.records import DecisionEvent
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id            INTEGER PRIMARY KEY,
+    time          TEXT    NOT NULL,  -- ISO 8601 with UTC offset, as the kiosk saw it
+    epoch         REAL    NOT NULL,  -- same instant, seconds since 1970, for ordering and windows
+    day           TEXT    NOT NULL,  -- local calendar day YYYY-MM-DD (reports, 'today')
+    kiosk_id      TEXT    NOT NULL,
+    decision      TEXT    NOT NULL,  -- granted | denied
+    label         TEXT    NOT NULL,
+    score         REAL    NOT NULL,
+    faces         INTEGER NOT NULL,
+    policy_note   TEXT    NOT NULL DEFAULT '',
+    snapshot_path TEXT,              -- annotated frame (NULL: privacy, no frame, or cleaned up)
+    crop_path     TEXT               -- face crop
+);
+CREATE INDEX IF NOT EXISTS events_day ON events(day);
+CREATE INDEX IF NOT EXISTS events_epoch ON events(epoch);
+
+CREATE TABLE IF NOT EXISTS deliveries (
+    id          INTEGER PRIMARY KEY,
+    kind        TEXT    NOT NULL,    -- alert | digest | report
+    message_id  TEXT    NOT NULL,
+    sent_at     REAL    NOT NULL,
+    alert_count INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deliveries_sent ON deliveries(sent_at);
+
+CREATE TABLE IF NOT EXISTS outbox (
+    id          INTEGER PRIMARY KEY,
+    kind        TEXT    NOT NULL,    -- alert | report
+    event_id    INTEGER UNIQUE REFERENCES events(id),  -- UNIQUE: one alert per decision episode
+    report_day  TEXT,
+    repeat      INTEGER NOT NULL DEFAULT 0,  -- 1: within cooldown of an earlier alert, rides along
+    state       TEXT    NOT NULL,    -- pending | sending | sent
+    created_at  REAL    NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    last_error  TEXT,
+    claim       TEXT,
+    delivery_id INTEGER REFERENCES deliveries(id)
+);
+CREATE INDEX IF NOT EXISTS outbox_state ON outbox(state);
+"""
+
+EVENT_COLUMNS = ("id", "time", "kiosk_id", "decision", "label", "score", "faces", "policy_note",
+                 "snapshot_path", "crop_path", "alert_state")
+
+
+class StoreError(KioskError):
+    """The event database cannot be opened or used; the message is one line."""
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """One queued email: an alert about an event, or a daily report."""
+
+    id: int
+    kind: str
+    event_id: Optional[int]
+    report_day: Optional[str]
+    repeat: bool
+    attempts: int
+
+
+def _local_day(moment: datetime) -> str:
+    return moment.date().isoformat()
+
+
+class EventStore:
+    """Thread-safe access to the event/outbox database (one connection guarded by a lock).
+
+    SQLite work is milliseconds, so a lock is simpler than a connection per thread; SMTP and
+    image work always happen outside it.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(self.path), timeout=10, check_same_thread=False, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")  # an acknowledged alert survives power loss
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.executescript(SCHEMA)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"cannot open event database {self.path}: {exc}") from None
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # --- low level -----------------------------------------------------------------------
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def _transaction(self, work) -> Any:
+        """Run ``work(db)`` inside BEGIN IMMEDIATE ... COMMIT (rolled back on any error)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(self._db)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            return result
+
+    # --- events ----------------------------------------------------------------------------
+
+    def record_event(self, event: DecisionEvent, snapshot_path: Optional[str], crop_path: Optional[str],
+                     alert: bool, cooldown_s: float) -> tuple[int, Optional[int]]:
+        """Store one decision episode and, if ``alert``, its outbox row, atomically.
+
+        An alert within ``cooldown_s`` of the previous leading alert is stored as a *repeat*:
+        it never triggers an email itself and is listed in the next email that goes out.
+        Returns (event id, outbox id or None).
+        """
+        epoch = event.time.timestamp()
+
+        def work(db: sqlite3.Connection) -> tuple[int, Optional[int]]:
+            cur = db.execute(
+                "INSERT INTO events (time, epoch, day, kiosk_id, decision, label, score, faces, policy_note,"
+                " snapshot_path, crop_path) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (event.time.isoformat(timespec="milliseconds"), epoch, _local_day(event.time), event.kiosk_id,
+                 event.decision, event.label, float(event.score), int(event.faces), event.policy_note,
+                 snapshot_path, crop_path),
+            )
+            event_id = int(cur.lastrowid)
+            if not alert:
+                return event_id, None
+            last_lead = db.execute(
+                "SELECT max(e.epoch) FROM outbox o JOIN events e ON e.id = o.event_id"
+                " WHERE o.kind = 'alert' AND o.repeat = 0").fetchone()[0]
+            repeat = last_lead is not None and cooldown_s > 0 and 0 <= epoch - last_lead < cooldown_s
+            cur = db.execute(
+                "INSERT INTO outbox (kind, event_id, repeat, state, created_at) VALUES ('alert', ?, ?, 'pending', ?)",
+                (event_id, int(repeat), time.time()))
+            return event_id, int(cur.lastrowid)
+
+        return self._transaction(work)
+
+    def events(self, since: Optional[datetime] = None, until: Optional[datetime] = None,
+               day: Optional[date] = None, limit: Optional[int] = None) -> list[dict]:
+        """Events oldest first, each with its alert state (none, pending, repeat, sending, sent)."""
+        where, params = [], []
+        if since is not None:
+            where.append("e.epoch >= ?")
+            params.append(since.timestamp())
+        if until is not None:
+            where.append("e.epoch < ?")
+            params.append(until.timestamp())
+        if day is not None:
+            where.append("e.day = ?")
+            params.append(day.isoformat())
+        sql = (
+            "SELECT e.*, CASE WHEN o.id IS NULL THEN 'none'"
+            " WHEN o.state = 'pending' AND o.repeat = 1 THEN 'pending-repeat'"
+            " ELSE o.state END AS alert_state, o.delivery_id AS delivery_id"
+            " FROM events e LEFT JOIN outbox o ON o.event_id = e.id"
+        )
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        if limit is None:
+            return [dict(row) for row in self._query(sql + " ORDER BY e.epoch, e.id", params)]
+        newest = self._query(sql + " ORDER BY e.epoch DESC, e.id DESC LIMIT ?", (*params, int(limit)))
+        return [dict(row) for row in reversed(newest)]
+
+    def event(self, event_id: int) -> Optional[dict]:
+        rows = self._query("SELECT * FROM events WHERE id = ?", (event_id,))
+        return dict(rows[0]) if rows else None
+
+    def events_by_ids(self, ids: Iterable[int]) -> list[dict]:
+        ids = list(ids)
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        return [dict(r) for r in self._query(f"SELECT * FROM events WHERE id IN ({marks}) ORDER BY epoch, id", ids)]
+
+    def decision_counts(self, day: date) -> dict[str, int]:
+        rows = self._query("SELECT decision, count(*) AS n FROM events WHERE day = ? GROUP BY decision",
+                           (day.isoformat(),))
+        return {row["decision"]: int(row["n"]) for row in rows}
+
+    def forget_snapshots_before(self, day: date) -> int:
+        """Clear image paths of events older than ``day`` (their files are being deleted)."""
+        def work(db: sqlite3.Connection) -> int:
+            return db.execute("UPDATE events SET snapshot_path = NULL, crop_path = NULL WHERE day < ?"
+                              " AND (snapshot_path IS NOT NULL OR crop_path IS NOT NULL)",
+                              (day.isoformat(),)).rowcount
+        return self._transaction(work)
+
+    # --- outbox ----------------------------------------------------------------------------
+
+    def enqueue_report(self, day: date) -> int:
+        def work(db: sqlite3.Connection) -> int:
+            cur = db.execute("INSERT INTO outbox (kind, report_day, state, created_at) VALUES ('report', ?, 'pending', ?)",
+                             (day.isoformat(), time.time()))
+            return int(cur.lastrowid)
+        return self._transaction(work)
+
+    def report_queued(self, day: date) -> bool:
+        return bool(self._query("SELECT 1 FROM outbox WHERE kind = 'report' AND report_day = ?", (day.isoformat(),)))
+
+    def pending(self) -> list[OutboxItem]:
+        rows = self._query("SELECT * FROM outbox WHERE state = 'pending' ORDER BY id")
+        return [OutboxItem(r["id"], r["kind"], r["event_id"], r["report_day"], bool(r["repeat"]), r["attempts"])
+                for r in rows]
+
+    def outbox_counts(self) -> dict[str, int]:
+        rows = self._query("SELECT state, count(*) AS n FROM outbox GROUP BY state")
+        counts = {"pending": 0, "sending": 0, "sent": 0}
+        counts.update({r["state"]: int(r["n"]) for r in rows})
+        return counts
+
+    def outbox_rows(self, states: Sequence[str] = ("pending", "sending"), limit: int = 200) -> list[dict]:
+        marks = ",".join("?" * len(states))
+        return [dict(r) for r in self._query(
+            f"SELECT o.*, e.time AS event_time, e.decision AS decision FROM outbox o"
+            f" LEFT JOIN events e ON e.id = o.event_id WHERE o.state IN ({marks}) ORDER BY o.id LIMIT ?",
+            (*states, limit))]
+
+    def claim(self, ids: Sequence[int]) -> Optional[str]:
+        """Mark pending rows as being sent by us; returns the claim token, or None if none were pending."""
+        token = uuid.uuid4().hex
+        marks = ",".join("?" * len(ids))
+
+        def work(db: sqlite3.Connection) -> int:
+            return db.execute(f"UPDATE outbox SET state = 'sending', claim = ? WHERE state = 'pending' AND id IN ({marks})",
+                              (token, *ids)).rowcount
+        return token if ids and self._transaction(work) else None
+
+    def claimed_ids(self, token: str) -> list[int]:
+        return [r["id"] for r in self._query("SELECT id FROM outbox WHERE claim = ? ORDER BY id", (token,))]
+
+    def mark_sent(self, token: str, kind: str, message_id: str, sent_at: float) -> int:
+        """Record a delivered email and every row it carried, in one transaction."""
+        def work(db: sqlite3.Connection) -> int:
+            count = db.execute("SELECT count(*) FROM outbox WHERE claim = ?", (token,)).fetchone()[0]
+            cur = db.execute("INSERT INTO deliveries (kind, message_id, sent_at, alert_count) VALUES (?,?,?,?)",
+                             (kind, message_id, sent_at, count))
+            delivery_id = int(cur.lastrowid)
+            db.execute("UPDATE outbox SET state = 'sent', claim = NULL, delivery_id = ?, attempts = attempts + 1"
+                       " WHERE claim = ?", (delivery_id, token))
+            return delivery_id
+        return self._transaction(work)
+
+    def release(self, token: str, error: str) -> None:
+        """The send failed: the rows go back to pending, with the reason kept for the admin panel."""
+        def work(db: sqlite3.Connection) -> None:
+            db.execute("UPDATE outbox SET state = 'pending', claim = NULL, attempts = attempts + 1, last_error = ?"
+                       " WHERE claim = ?", (error, token))
+        self._transaction(work)
+
+    def recover(self) -> int:
+        """Rows a crashed sender left in 'sending' go back to pending (the duplicate window)."""
+        def work(db: sqlite3.Connection) -> int:
+            return db.execute("UPDATE outbox SET state = 'pending', claim = NULL WHERE state = 'sending'").rowcount
+        return self._transaction(work)
+
+    def alert_deliveries_since(self, epoch: float) -> list[float]:
+        """Send times of alert/digest emails since ``epoch`` (the hourly cap counts these)."""
+        rows = self._query("SELECT sent_at FROM deliveries WHERE kind IN ('alert', 'digest') AND sent_at >= ?"
+                           " ORDER BY sent_at", (epoch,))
+        return [float(r["sent_at"]) for r in rows]
+
+    def deliveries(self) -> list[dict]:
+        return [dict(r) for r in self._query("SELECT * FROM deliveries ORDER BY id")]
+
+
+class SenderLock:
+    """An exclusive lock file next to the database: only one process sends its outbox.
+
+    ``flock`` is released by the kernel when the holder dies, even on ``kill -9``.
+    """
+
+    def __init__(self, db_path: Path) -> None:
+        self.path = Path(str(db_path) + ".sender.lock")
+        self._fd: Optional[int] = None
+
+    def acquire(self) -> bool:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
