@@ -54,6 +54,7 @@ class AlertSender:
         self._retry_at = 0.0
         self.last_error: Optional[str] = None
         self.last_sent_at: Optional[float] = None
+        self.cap_window_s = HOUR_S  # the hourly cap's window (a drill may shorten it)
 
     # --- control ---------------------------------------------------------------------------
 
@@ -139,9 +140,9 @@ class AlertSender:
         alerts = [p for p in pending if p.kind == "alert"]
         if not any(not p.repeat for p in alerts):
             return None  # repeats only ride along with a leading alert
-        recent = self.store.alert_deliveries_since(time.time() - HOUR_S)
+        recent = self.store.alert_deliveries_since(time.time() - self.cap_window_s)
         if len(recent) >= self.settings.hourly_cap:
-            room_at = recent[len(recent) - self.settings.hourly_cap] + HOUR_S
+            room_at = recent[len(recent) - self.settings.hourly_cap] + self.cap_window_s
             return max(0.5, room_at - time.time())
         batch = alerts[:MAX_EVENTS_PER_EMAIL]
         return self._deliver(batch, lambda: self._compose_alerts(batch))

@@ -176,7 +176,7 @@ def _when(iso: str) -> str:
     return f"{datetime.fromisoformat(iso):%Y-%m-%d %H:%M:%S %z}"
 
 
-def _image(path: Optional[str], privacy: bool) -> Optional[yagmail.inline]:
+def inline_image(path: Optional[str], privacy: bool) -> Optional[yagmail.inline]:
     """An inline image for the body, or None (privacy on, or the file was cleaned up)."""
     if privacy or not path or not Path(path).is_file():
         return None
@@ -216,14 +216,14 @@ def compose_alert(kiosk_id: str, leads: Sequence[dict], repeats: Sequence[dict],
         subject = f"[{kiosk_id}] Access {event['decision']} at {_when(event['time'])}"
         contents.append(f"<h2>Access {html.escape(event['decision'])} at kiosk {html.escape(kiosk_id)}</h2>"
                         + events_table([event]))
-        contents += [img for img in (_image(event.get("snapshot_path"), privacy),
-                                     _image(event.get("crop_path"), privacy)) if img is not None]
+        contents += [img for img in (inline_image(event.get("snapshot_path"), privacy),
+                                     inline_image(event.get("crop_path"), privacy)) if img is not None]
     else:
         kind = "digest"
         subject = f"[{kiosk_id}] Digest: {len(leads)} alerts from {_when(leads[0]['time'])} to {_when(leads[-1]['time'])}"
         contents.append(f"<h2>{len(leads)} alerts at kiosk {html.escape(kiosk_id)}</h2>"
                         "<p>Rolled into one email because of the hourly cap or a backlog.</p>" + events_table(leads))
-        thumbs = [_image(e.get("crop_path") or e.get("snapshot_path"), privacy) for e in leads[:MAX_INLINE_THUMBNAILS]]
+        thumbs = [inline_image(e.get("crop_path") or e.get("snapshot_path"), privacy) for e in leads[:MAX_INLINE_THUMBNAILS]]
         contents += [img for img in thumbs if img is not None]
     if repeats:
         contents.append(f"<h3>{len(repeats)} more within the alert cooldown (no separate email)</h3>"

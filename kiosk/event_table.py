@@ -1,0 +1,30 @@
+"""Events as a table: the CSV that ``main.py events --csv`` and the daily report write, and a
+plain-text listing for the terminal. One column list, so both outputs always agree."""
+
+from __future__ import annotations
+
+import csv
+from typing import Iterable, TextIO
+
+COLUMNS = ("id", "time", "kiosk_id", "decision", "label", "score", "faces", "policy_note",
+           "alert_state", "snapshot_path", "crop_path")
+
+
+def write_csv(rows: Iterable[dict], out: TextIO) -> int:
+    """Write events as CSV with a header row; returns the number of events written."""
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    count = 0
+    for row in rows:
+        writer.writerow({key: ("" if row.get(key) is None else row.get(key)) for key in COLUMNS})
+        count += 1
+    return count
+
+
+def format_lines(rows: Iterable[dict]) -> list[str]:
+    """One aligned line per event for a terminal."""
+    lines = [f"{'id':>6}  {'time':<29}  {'decision':<8}  {'label':<20}  {'score':>5}  {'faces':>5}  alert"]
+    for r in rows:
+        lines.append(f"{r['id']:>6}  {r['time']:<29}  {r['decision']:<8}  {r['label']:<20}  "
+                     f"{r['score']:>5.2f}  {r['faces']:>5}  {r.get('alert_state', '')}")
+    return lines
