@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from kiosk.annotate import draw_results, label_text
-from kiosk.config import load_config, with_overrides
+from kiosk.commands.options import add_pipeline_options, load_command_config
 from kiosk.errors import KioskError
 from kiosk.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, is_video, iter_media_files, read_image
 from kiosk.model_spec import WITH_MASK
@@ -44,9 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image, video or folder (searched recursively)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per image / video frame")
     parser.add_argument("--out", metavar="DIR", help="write annotated copies under DIR (same relative names)")
-    parser.add_argument("--config", metavar="FILE", help="config file (default: kiosk.toml when present)")
-    parser.add_argument("--model", metavar="DIR", help="model folder (overrides [model] dir)")
-    parser.add_argument("--detector", metavar="NAME", help="face detector (overrides [detection] detector)")
+    add_pipeline_options(parser)
     parser.add_argument("--progress-every", type=int, default=200, metavar="N",
                         help="log progress on stderr every N images/frames (default 200, 0 = never)")
 
@@ -213,14 +211,6 @@ def _one_line(source: Path, exc: Exception) -> str:
     """A one-line message that names the file, whatever raised."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if isinstance(exc, KioskError) else f"{source}: {text}"
-
-
-def load_command_config(args: argparse.Namespace):
-    """The config file plus this command's overrides; paths given on the command line are
-    relative to the working directory, not to the project folder like those in the file."""
-    cfg = load_config(Path(args.config) if args.config else None)
-    model_dir = str(Path(args.model).resolve()) if args.model else None
-    return with_overrides(cfg, {"model.dir": model_dir, "detection.detector": args.detector})
 
 
 def run(args: argparse.Namespace) -> int:
