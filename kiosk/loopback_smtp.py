@@ -11,6 +11,7 @@ import email.policy
 import socket
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Optional
@@ -19,6 +20,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 HOST = "127.0.0.1"
+# login without TLS is the point of this loopback server; aiosmtpd warns about it per connection
+warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
 
 
 def free_port() -> int:

@@ -1,0 +1,48 @@
+"""Helpers for the event/alert tests: configs pointing at a tmp folder and a loopback SMTP server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+from kiosk.config import Config, build_config
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return repr(value)
+
+
+def kiosk_settings(tmp: Path, port: Optional[int] = None, email: Optional[dict] = None,
+                   storage: Optional[dict] = None) -> dict:
+    """Config sections for a kiosk whose files live in ``tmp`` and whose mail goes to 127.0.0.1:port."""
+    email_section = {"enabled": port is not None, "host": "127.0.0.1", "port": port or 2525, "security": "none",
+                     "recipients": ["security@example.org", "admin@example.org"], "cooldown_s": 0.0,
+                     "retry_initial_s": 0.2, "retry_max_s": 0.5, "timeout_s": 5.0}
+    email_section.update(email or {})
+    storage_section = {"database": str(tmp / "events.sqlite3"), "snapshots": str(tmp / "snapshots"),
+                       "reports": str(tmp / "reports")}
+    storage_section.update(storage or {})
+    return {"kiosk": {"id": "test-door"}, "email": email_section, "storage": storage_section}
+
+
+def make_config(tmp: Path, port: Optional[int] = None, email: Optional[dict] = None,
+                storage: Optional[dict] = None) -> Config:
+    return build_config(kiosk_settings(tmp, port, email, storage))
+
+
+def write_config(tmp: Path, port: Optional[int] = None, email: Optional[dict] = None,
+                 storage: Optional[dict] = None) -> Path:
+    """The same settings as a TOML file, for subprocesses."""
+    lines = []
+    for section, values in kiosk_settings(tmp, port, email, storage).items():
+        lines.append(f"[{section}]")
+        lines += [f"{key} = {toml_value(value)}" for key, value in values.items()]
+    path = tmp / "kiosk.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
