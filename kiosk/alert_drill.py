@@ -14,6 +14,9 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Optional
+
+import numpy as np
 
 from kiosk.config import Config, load_config
 from kiosk.event_services import EventServices
@@ -22,11 +25,14 @@ from kiosk.records import DecisionEvent
 from kiosk.synthetic import PORTRAIT_FACE_BOX, load_portrait
 
 
-def denial(cfg: Config, frame=None, when: datetime | None = None) -> DecisionEvent:
-    """A denial of the synthetic portrait, as the decision engine would hand it over."""
+def denial(cfg: Config, frame: Optional[np.ndarray] = None, when: Optional[datetime] = None,
+           with_frame: bool = True) -> DecisionEvent:
+    """A denial of the synthetic portrait (or ``frame``), as the decision engine would hand it over."""
+    if with_frame and frame is None:
+        frame = load_portrait()
     return DecisionEvent(time=when or datetime.now().astimezone(), kiosk_id=cfg.kiosk.id, decision="denied",
                          label="without_mask", score=0.93, faces=1, box=PORTRAIT_FACE_BOX,
-                         frame=load_portrait() if frame is None else frame)
+                         frame=frame if with_frame else None)
 
 
 def produce(cfg: Config, count: int) -> None:
