@@ -17,7 +17,14 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
 
 def load_command_config(args: argparse.Namespace) -> Config:
     """The config file plus the command-line overrides. Paths given on the command line are
-    relative to the working directory, not to the project folder like those in the file."""
-    cfg = load_config(Path(args.config) if args.config else None)
-    model_dir = str(Path(args.model).resolve()) if args.model else None
-    return with_overrides(cfg, {"model.dir": model_dir, "detection.detector": args.detector})
+    relative to the working directory, not to the project folder like those in the file.
+    A command may offer only some of the three options; the others are left as configured."""
+    config, model, detector = (getattr(args, name, None) for name in ("config", "model", "detector"))
+    cfg = load_config(Path(config) if config else None)
+    model_dir = str(Path(model).resolve()) if model else None
+    return with_overrides(cfg, {"model.dir": model_dir, "detection.detector": detector})
+
+
+def model_dir_of(cfg: Config) -> Path:
+    """The model folder the config names, as an absolute path."""
+    return cfg.resolve_path(cfg.model.dir)
