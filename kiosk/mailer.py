@@ -34,6 +34,9 @@ from kiosk.credentials import smtp_password
 from kiosk.errors import KioskError
 
 log = logging.getLogger(__name__)
+# yagmail says "Connected ... as <From>" at INFO before our login: misleading, keep its warnings only
+_yagmail_log = logging.getLogger(f"{__name__}.yagmail")
+_yagmail_log.setLevel(logging.WARNING)
 
 MAX_INLINE_THUMBNAILS = 12  # a digest shows the first faces, the table lists them all
 
@@ -92,7 +95,7 @@ class Mailer:
             smtp_ssl=s.security == "ssl", smtp_starttls=starttls, smtp_skip_login=True,
             soft_email_validation=False, **kwargs,
         )
-        client.log = log  # yagmail's own logger writes to stderr in its own format
+        client.log = _yagmail_log  # yagmail's own logger writes to stderr in its own format
         return client
 
     def _connect(self, client: yagmail.SMTP) -> None:
