@@ -167,7 +167,7 @@ class AlertSender:
             if not isinstance(exc, Exception):
                 raise
             delay = self._backoff(message)
-            log.warning("email not sent (%d queued, retry %d in %.0f s): %s",
+            log.warning("email not sent (%d alerts/reports in it, retry %d in %.1f s): %s",
                         len(items), self._failures, delay, message)
             return delay
         self.store.mark_sent(token, mail.kind, mail.message_id, time.time())
