@@ -34,6 +34,7 @@ from kiosk.errors import KioskError
 from kiosk.records import DecisionEvent
 from kiosk.ui.banner import Banner, state_name
 from kiosk.ui.popup import DenialPopup
+from kiosk.ui.process_stats import process_age_s
 from kiosk.ui.status_bar import StatusBar, StatusInfo
 from kiosk.ui.video_view import VideoView
 
@@ -46,6 +47,7 @@ POLL_MS = 10  # how often the queue is polled; well under a frame interval at 30
 STATUS_REFRESH_S = 0.25  # status bar figures change slowly; 4 refreshes a second are plenty
 FPS_WINDOW_S = 2.0  # display fps is measured over the frames shown in this window
 SERVICES_STATUS_S = 1.0  # how often counts and the outbox are asked from the event services
+FULLSCREEN_CHECK_MS = 300  # time a window manager gets to honour -fullscreen
 OVERLAY_STATES = ("offline", "ended")  # source states the live view is covered with a message
 
 
@@ -87,6 +89,7 @@ class KioskWindow:
         self.closed = False
         self.first_frame_at: Optional[float] = None  # perf_counter() when the first frame was drawn
         self.on_first_frame: Optional[Callable[[], None]] = None
+        self.on_frame_shown: Optional[Callable[["FrameUpdate"], None]] = None  # for measurements
         self.decisions_seen = 0
         self.local_counts = {"granted": 0, "denied": 0}
         self.display_rate = RateMeter()
@@ -98,6 +101,7 @@ class KioskWindow:
         self._services_status: dict = {}
         self._admin_window: Optional[tk.Misc] = None
         self._fullscreen = False
+        self._windowed_geometry = ""
 
         root.title(f"{PRODUCT_NAME} — {cfg.kiosk.id}")
         root.configure(bg="#101418")
@@ -111,7 +115,8 @@ class KioskWindow:
         self.banner.pack(side="bottom", fill="x")
         self.video = VideoView(root)
         self.video.canvas.pack(side="top", fill="both", expand=True)
-        self.popup = DenialPopup(root, cfg.kiosk.id, sound=cfg.ui.sound, show_snapshot=not cfg.storage.privacy)
+        self.popup = DenialPopup(root, cfg.kiosk.id, sound=cfg.ui.sound, show_snapshot=not cfg.storage.privacy,
+                                 over=self.video.canvas)
 
         self._bind_keys()
         root.protocol("WM_DELETE_WINDOW", self.close)
@@ -190,9 +195,11 @@ class KioskWindow:
             self.root.bell()
 
     def show_update(self, update: "FrameUpdate") -> None:
-        self._latest = update
-        self.video.show(update.frame, update.results)
-        self.display_rate.tick()
+        previous, self._latest = self._latest, update
+        new_frame = previous is None or update.frame is not previous.frame or update.frame_index != previous.frame_index
+        if new_frame:  # while offline/ended the runtime repeats the last frame with fresh status only
+            self.video.show(update.frame, update.results)
+            self.display_rate.tick()
         state = state_name(update.state)
         if state != "granted":
             self._soft_grant = False
@@ -201,9 +208,13 @@ class KioskWindow:
         self.video.set_message((update.status_text or update.source_state.upper()) if covered else "")
         if self.first_frame_at is None:
             self.first_frame_at = time.perf_counter()
-            log.info("first frame on screen (%s, %s)", update.source_label, update.source_state)
+            age = process_age_s()
+            log.info("first frame on screen %s(%s, %s)", f"{age:.2f} s after process start " if age else "",
+                     update.source_label, update.source_state)
             if self.on_first_frame is not None:
                 self.on_first_frame()
+        if self.on_frame_shown is not None:
+            self.on_frame_shown(update)
 
     # --- status bar -------------------------------------------------------------------------
 
@@ -232,6 +243,7 @@ class KioskWindow:
             denied_today=counts["denied"],
             outbox_pending=counts.get("outbox_pending"),
             last_email_error=counts.get("last_email_error") or "",
+            last_storage_error=counts.get("last_storage_error") or "",
         )
 
     def _counts(self, now: float) -> dict:
@@ -250,6 +262,7 @@ class KioskWindow:
             "denied": int(status.get("denied_today", 0)),
             "outbox_pending": status.get("outbox_pending"),
             "last_email_error": status.get("last_email_error"),
+            "last_storage_error": status.get("last_storage_error"),
         }
 
     # --- keys, fullscreen, admin panel ------------------------------------------------------
@@ -271,8 +284,24 @@ class KioskWindow:
         return self._fullscreen
 
     def set_fullscreen(self, on: bool) -> None:
-        self._fullscreen = bool(on)
-        self.root.attributes("-fullscreen", self._fullscreen)
+        """Ask the window manager for fullscreen; without one (a bare X kiosk) cover the screen ourselves."""
+        on = bool(on)
+        if on == self._fullscreen:
+            return
+        self._fullscreen = on
+        if on:
+            self._windowed_geometry = self.root.geometry()
+            self.root.attributes("-fullscreen", True)
+            self.root.after(FULLSCREEN_CHECK_MS, self._cover_screen_if_no_wm)
+        else:
+            self.root.attributes("-fullscreen", False)
+            if self._windowed_geometry:
+                self.root.geometry(self._windowed_geometry)
+
+    def _cover_screen_if_no_wm(self) -> None:
+        if self._fullscreen and not int(self.root.attributes("-fullscreen")):
+            log.info("no window manager honours fullscreen: covering the screen directly")
+            self.root.geometry(f"{self.root.winfo_screenwidth()}x{self.root.winfo_screenheight()}+0+0")
 
     def open_admin_panel(self) -> None:
         """Open the admin panel, or raise the one already open (never two at once)."""

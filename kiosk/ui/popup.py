@@ -43,8 +43,10 @@ def face_snapshot(event: DecisionEvent) -> Optional[np.ndarray]:
 class DenialPopup:
     """Owns the (at most one) warning window; ``show`` per denial, ``dismiss`` by staff."""
 
-    def __init__(self, root: tk.Tk, kiosk_id: str, sound: bool = True, show_snapshot: bool = True) -> None:
+    def __init__(self, root: tk.Tk, kiosk_id: str, sound: bool = True, show_snapshot: bool = True,
+                 over: Optional[tk.Misc] = None) -> None:
         self.root = root
+        self.over = over or root  # the popup is centred over this widget (the live view: the banner stays readable)
         self.kiosk_id = kiosk_id
         self.sound = sound
         self.show_snapshot = show_snapshot
@@ -55,6 +57,11 @@ class DenialPopup:
         self._count_label: Optional[tk.Label] = None
         self._time_label: Optional[tk.Label] = None
         self._photo: Optional[ImageTk.PhotoImage] = None  # kept referenced while shown, or Tk blanks it
+
+    @property
+    def count_text(self) -> str:
+        """The repeat counter as shown, "" for a single denial, "×3" for three."""
+        return str(self._count_label.cget("text")) if self._count_label is not None else ""
 
     @property
     def is_open(self) -> bool:
@@ -113,7 +120,7 @@ class DenialPopup:
             win.bind(key, self.dismiss)
         self.window = win
         self._update_texts(event)
-        self._place_over_root()
+        self._place_over_view()
         win.focus_force()
         log.warning("warning popup raised: access denied at %s", self.kiosk_id)
 
@@ -125,12 +132,12 @@ class DenialPopup:
             label = f"{event.label.replace('_', ' ')} ({event.score:.0%})"
             self._time_label.configure(text=f"{self.kiosk_id} · last at {when} · {label}")
 
-    def _place_over_root(self) -> None:
-        """Centre the popup over the kiosk window (not the screen corner a bare X server picks)."""
+    def _place_over_view(self) -> None:
+        """Centre the popup over the live view (not the screen corner a bare X server picks)."""
         win = self.window
         assert win is not None
         win.update_idletasks()
         width, height = win.winfo_reqwidth(), win.winfo_reqheight()
-        x = self.root.winfo_rootx() + (self.root.winfo_width() - width) // 2
-        y = self.root.winfo_rooty() + (self.root.winfo_height() - height) // 2
+        x = self.over.winfo_rootx() + (self.over.winfo_width() - width) // 2
+        y = self.over.winfo_rooty() + (self.over.winfo_height() - height) // 2
         win.geometry(f"+{max(0, x)}+{max(0, y)}")

@@ -35,28 +35,40 @@ class StatusInfo:
     denied_today: int = 0
     outbox_pending: Optional[int] = None  # None: no event services, so no outbox
     last_email_error: str = ""
+    last_storage_error: str = ""  # the event log could not be written: staff must know
 
 
 class StatusBar(tk.Frame):
-    """Notice strip + one line of labelled figures; each figure is its own label (tests read them)."""
+    """Notice strip + two lines of labelled figures; each figure is its own label (tests read them).
 
-    FIELDS = ("source", "fps", "model", "today", "outbox", "email_error")
+    First line: source state, source, today's counts, fps. Second (smaller): model, email
+    outbox, errors. Two lines keep everything visible on a 640 px wide kiosk screen.
+    """
+
+    FIELDS = ("source", "fps", "model", "today", "outbox", "email_error", "storage_error")
+    # (line, side) of each field: line 0 is the main line, 1 the small one under it
+    PLACES = {"source": (0, "left"), "today": (0, "left"), "fps": (0, "right"), "model": (1, "left"),
+              "outbox": (1, "left"), "email_error": (1, "left"), "storage_error": (1, "left")}
 
     def __init__(self, master: tk.Misc) -> None:
         super().__init__(master, bg=BAR_BG)
-        small = tkfont.Font(master, family="DejaVu Sans", size=-15)
-        bold = tkfont.Font(master, family="DejaVu Sans", size=-15, weight="bold")
+        small = tkfont.Font(master, family="DejaVu Sans", size=-13)
+        normal = tkfont.Font(master, family="DejaVu Sans", size=-16)
+        bold = tkfont.Font(master, family="DejaVu Sans", size=-16, weight="bold")
         notice_font = tkfont.Font(master, family="DejaVu Sans", size=-22, weight="bold")
         self.notice = tk.Label(self, font=notice_font, bg=NOTICE_BG, fg=NOTICE_FG, anchor="center", pady=6)
-        self._line = tk.Frame(self, bg=BAR_BG)
-        self._line.pack(side="bottom", fill="x")
-        self._state_chip = tk.Label(self._line, font=bold, fg="#ffffff", padx=8, pady=2)
-        self._state_chip.pack(side="left", padx=(8, 4), pady=4)
+        self._lines = [tk.Frame(self, bg=BAR_BG), tk.Frame(self, bg=BAR_BG)]
+        self._lines[0].pack(side="top", fill="x", pady=(4, 0))
+        self._lines[1].pack(side="top", fill="x", pady=(0, 4))
+        self._state_chip = tk.Label(self._lines[0], font=bold, fg="#ffffff", padx=8, pady=1)
+        self._state_chip.pack(side="left", padx=(8, 4))
         self.labels: dict[str, tk.Label] = {}
         for name in self.FIELDS:
-            label = tk.Label(self._line, font=bold if name == "source" else small, bg=BAR_BG,
-                             fg=ERROR_FG if name == "email_error" else BAR_FG, padx=8)
-            label.pack(side="left", pady=4)
+            line, side = self.PLACES[name]
+            font = bold if name == "source" else (normal if line == 0 else small)
+            label = tk.Label(self._lines[line], font=font, bg=BAR_BG,
+                             fg=ERROR_FG if name.endswith("_error") else BAR_FG, padx=8)
+            label.pack(side=side)
             self.labels[name] = label
         self._shown: Optional[StatusInfo] = None
         self.show(StatusInfo(source_label="starting", source_state=""))
@@ -81,6 +93,7 @@ class StatusBar(tk.Frame):
         self._set("today", f"today: {info.granted_today} granted · {info.denied_today} denied")
         self._set("outbox", "" if info.outbox_pending is None else f"email outbox: {info.outbox_pending} pending")
         self._set("email_error", f"last email error: {info.last_email_error}" if info.last_email_error else "")
+        self._set("storage_error", f"event log error: {info.last_storage_error}" if info.last_storage_error else "")
         self._set_notice(info.status_text)
 
     def _set(self, name: str, text: str) -> None:
@@ -92,6 +105,6 @@ class StatusBar(tk.Frame):
         if self.notice.cget("text") != text:
             self.notice.configure(text=text)
         if text and not self.notice.winfo_manager():
-            self.notice.pack(side="top", fill="x", before=self._line)
+            self.notice.pack(side="top", fill="x", before=self._lines[0])
         elif not text and self.notice.winfo_manager():
             self.notice.pack_forget()

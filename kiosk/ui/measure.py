@@ -1,0 +1,355 @@
+"""Measure the kiosk window against its targets on this machine; prints the figures.
+
+Usage:
+    python -m kiosk.ui.measure [--seconds 15] [--latency-loops 3] [--json]
+
+Runs under the current DISPLAY, or starts an Xvfb of its own. Each part is a fresh process, so
+start-up and memory figures include the interpreter, the imports and the model load:
+
+1. start-up: ``python main.py run --source demo`` (the real command): seconds from process start
+   to the first frame on screen (the window logs it), resident memory, TensorFlow not loaded.
+2. window: the real window on the demo feed for ``--seconds``: display fps, analysis fps, and
+   the Tk event-loop lag (an ``after(10)`` tick's lateness, p50/p99/max).
+3. latency: a clean generated video (nobody, a face without a mask, nobody, a face with a mask,
+   2 s each) played ``--latency-loops`` times: time from the first frame with a face on screen
+   to the decision on the banner.
+
+Targets: first frame <= 2 s, RSS <= 300 MB, display >= 25 fps, lag p99 <= 50 ms, decision <= 500 ms.
+The CPU is shared with whatever else runs; the load average is printed with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Optional, Sequence
+
+import numpy as np
+
+from kiosk.config import PROJECT_ROOT, Config, with_overrides
+from kiosk.ui.process_stats import loaded_libraries, memory_mb, process_age_s
+
+log = logging.getLogger("kiosk.ui.measure")
+
+LAG_TICK_MS = 10
+CLEAN_SEGMENT_S = 2.0  # longer than leave_after_s (a new episode) and hold_s ends before the next face
+CLEAN_FPS = 25.0
+FIRST_FRAME_LOG = "first frame on screen"
+TENSORFLOW_LIBRARY_HINT = "tensorflow"
+
+
+# --- inputs ---------------------------------------------------------------------------------
+
+def door_frame(kind: str, size: tuple[int, int] = (640, 480)) -> np.ndarray:
+    """One frame of a clean door scene: ``"empty"``, ``"unmasked"`` or ``"masked"`` (the portrait)."""
+    from kiosk.synthetic import load_portrait, masked_portrait, place_on_canvas
+
+    if kind == "empty":
+        return np.full((size[1], size[0], 3), 90, np.uint8)
+    person = masked_portrait() if kind == "masked" else load_portrait()
+    frame, _, _ = place_on_canvas(person, size, scale=0.75)
+    return frame
+
+
+def write_door_video(path: Path, segments: Sequence[tuple[str, float]], fps: float = CLEAN_FPS) -> Path:
+    """A video of ``(kind, seconds)`` segments (see ``door_frame``); returns the path really written."""
+    from kiosk.video_io import VideoWriter
+
+    with VideoWriter(path, fps=fps) as writer:
+        for kind, seconds in segments:
+            frame = door_frame(kind)
+            for _ in range(max(1, round(seconds * fps))):
+                writer.write(frame)
+    return writer.path
+
+
+def person_visible(frame: np.ndarray) -> bool:
+    """The clean video's empty frames are one flat grey; anything else has a person in it."""
+    return float(frame[::8, ::8].std()) > 8.0
+
+
+# --- the kiosk, built like ``main.py run`` builds it ------------------------------------------
+
+def measurement_config(source: Any, storage_dir: Path, base: Optional[Config] = None) -> Config:
+    """Defaults (or ``base``) with the given source and a throw-away event log."""
+    return with_overrides(base or Config(), {
+        "camera.source": source,
+        "storage.database": str(storage_dir / "events.sqlite3"),
+        "storage.snapshots": str(storage_dir / "snapshots"),
+        "email.enabled": False,
+    })
+
+
+def build_window(cfg: Config):
+    """A started ``KioskWindow`` on a real Tk root with the real analyzer, source, services and runtime."""
+    from kiosk.event_services import EventServices
+    from kiosk.pipeline import build_analyzer
+    from kiosk.runtime import KioskRuntime
+    from kiosk.sources import open_source
+    from kiosk.ui.app import KioskWindow, open_display
+
+    analyzer = build_analyzer(cfg)
+    source = open_source(cfg, explicit=True)
+    services = EventServices(cfg)
+    services.start()
+    runtime = KioskRuntime(cfg, analyzer, [services], source)
+    root = open_display()
+    window = KioskWindow(root, cfg, runtime, services)
+    return root, window
+
+
+class LagProbe:
+    """Schedules ``after(tick)`` again and again and records how late each tick fires."""
+
+    def __init__(self, root, tick_ms: int = LAG_TICK_MS) -> None:
+        self.root = root
+        self.tick_ms = tick_ms
+        self.lateness_ms: list[float] = []
+        self._due = 0.0
+
+    def start(self) -> None:
+        self._due = time.perf_counter() + self.tick_ms / 1000
+        self.root.after(self.tick_ms, self._tick)
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.lateness_ms.append(max(0.0, (now - self._due) * 1000))
+        self._due = now + self.tick_ms / 1000
+        self.root.after(self.tick_ms, self._tick)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    return float(np.percentile(values, q)) if len(values) else float("nan")
+
+
+def run_window_child(seconds: float) -> dict:
+    """Part 2, in this (fresh) process: the window on the demo feed."""
+    with tempfile.TemporaryDirectory(prefix="kiosk-measure-") as tmp:
+        cfg = measurement_config("demo", Path(tmp))
+        root, window = build_window(cfg)
+        probe = LagProbe(root)
+        shown: list[float] = []
+        window.on_frame_shown = lambda _update: shown.append(time.perf_counter())
+        window.start()
+        probe.start()
+        started = time.perf_counter()
+        root.after(int(seconds * 1000), window.close)
+        root.mainloop()
+        window.close()
+        after_first = [t for t in shown if t >= (shown[0] if shown else 0) + 1.0]  # skip the warm-up second
+        span = (after_first[-1] - after_first[0]) if len(after_first) > 1 else float("nan")
+        per_second = np.bincount([int(t - after_first[0]) for t in after_first]) if after_first else np.array([])
+        return {
+            "seconds": round(time.perf_counter() - started, 1),
+            "frames_shown": len(shown),
+            "display_fps": round((len(after_first) - 1) / span, 1) if after_first else 0.0,
+            "display_fps_worst_second": int(per_second[:-1].min()) if len(per_second) > 2 else None,
+            "analysis_fps": round(window.runtime.frames_analyzed / max(1e-6, seconds), 1),
+            "frames_dropped_by_capture": window.runtime.frames.dropped,
+            "lag_ms_p50": round(percentile(probe.lateness_ms, 50), 1),
+            "lag_ms_p99": round(percentile(probe.lateness_ms, 99), 1),
+            "lag_ms_max": round(max(probe.lateness_ms, default=float("nan")), 1),
+            "decisions": window.decisions_seen,
+        }
+
+
+def run_latency_child(loops: int) -> dict:
+    """Part 3, in this (fresh) process: face appears -> decision on the banner, on a clean video."""
+    with tempfile.TemporaryDirectory(prefix="kiosk-measure-") as tmp:
+        segments = [("empty", CLEAN_SEGMENT_S), ("unmasked", CLEAN_SEGMENT_S),
+                    ("empty", CLEAN_SEGMENT_S), ("masked", CLEAN_SEGMENT_S)] * loops
+        video = write_door_video(Path(tmp) / "door.mp4", segments + [("empty", 0.5)])
+        base = with_overrides(Config(), {"camera.loop": False})
+        cfg = measurement_config(str(video), Path(tmp), base)
+        root, window = build_window(cfg)
+        samples: list[dict] = []
+        appeared: Optional[float] = None
+
+        def on_shown(update) -> None:
+            nonlocal appeared
+            now = time.perf_counter()
+            visible = person_visible(update.frame)
+            if visible and appeared is None:
+                appeared = now
+            elif not visible:
+                appeared = None
+            if appeared is not None and window.banner.state in ("granted", "denied") and appeared > 0:
+                samples.append({"decision": window.banner.state, "ms": round((now - appeared) * 1000, 1)})
+                appeared = -1.0  # one sample per appearance
+
+            if update.source_state == "ended":
+                window.close()
+
+        window.on_frame_shown = on_shown
+        window.start()
+        root.after(int((len(segments) * CLEAN_SEGMENT_S + 10) * 1000), window.close)
+        root.mainloop()
+        window.close()
+        values = [s["ms"] for s in samples]
+        return {
+            "appearances": 2 * loops,
+            "decided": len(samples),
+            "samples": samples,
+            "latency_ms_median": round(float(np.median(values)), 1) if values else None,
+            "latency_ms_max": max(values) if values else None,
+        }
+
+
+# --- part 1 and the parent --------------------------------------------------------------------
+
+def run_startup(seconds: float, env: dict) -> dict:
+    """Part 1: the real ``main.py run --source demo``; first-frame time from its log, memory from /proc."""
+    with tempfile.TemporaryDirectory(prefix="kiosk-measure-") as tmp:
+        config = Path(tmp) / "kiosk.toml"
+        config.write_text(
+            f'[storage]\ndatabase = "{Path(tmp) / "events.sqlite3"}"\nsnapshots = "{Path(tmp) / "snapshots"}"\n'
+        )
+        command = [sys.executable, str(PROJECT_ROOT / "main.py"), "run", "--source", "demo", "--config", str(config)]
+        proc = subprocess.Popen(command, cwd=tmp, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True)
+        first_frame_s: Optional[float] = None
+        lines: list[str] = []
+        assert proc.stderr is not None
+        os.set_blocking(proc.stderr.fileno(), False)
+        deadline = time.monotonic() + seconds
+        peak_rss = 0.0
+        tensorflow_loaded = False
+        while time.monotonic() < deadline and proc.poll() is None:
+            for line in iter(proc.stderr.readline, ""):
+                lines.append(line.rstrip())
+                if FIRST_FRAME_LOG in line and first_frame_s is None:
+                    words = line.split(FIRST_FRAME_LOG, 1)[1].split()
+                    first_frame_s = float(words[0]) if words and words[1:2] == ["s"] else None
+            peak_rss = max(peak_rss, memory_mb(proc.pid).get("rss", 0.0))
+            tensorflow_loaded = tensorflow_loaded or any(TENSORFLOW_LIBRARY_HINT in lib for lib in loaded_libraries(proc.pid))
+            time.sleep(0.2)
+        exit_code = proc.poll()
+        if exit_code is None:
+            peak_rss = max(peak_rss, memory_mb(proc.pid).get("peak", 0.0))
+            proc.send_signal(signal.SIGINT)  # the window closes as on Ctrl+Q: runtime, then services
+            try:
+                exit_code = proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                exit_code = proc.wait()
+        return {
+            "command": " ".join(["python", "main.py", "run", "--source", "demo"]),
+            "first_frame_s": first_frame_s,
+            "rss_peak_mb": round(peak_rss, 1),
+            "tensorflow_loaded": tensorflow_loaded,
+            "exit_code": exit_code,
+            "log_tail": lines[-3:] if first_frame_s is None else [],
+        }
+
+
+@contextmanager
+def x_display() -> Iterator[str]:
+    """The current DISPLAY, or an Xvfb started (and stopped) here."""
+    if os.environ.get("DISPLAY"):
+        yield os.environ["DISPLAY"]
+        return
+    if shutil.which("Xvfb") is None:
+        raise SystemExit("error: no DISPLAY and no Xvfb (apt-get install xvfb)")
+    display = f":{200 + os.getpid() % 500}"
+    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    socket = Path(f"/tmp/.X11-unix/X{display[1:]}")
+    deadline = time.monotonic() + 10
+    while not socket.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        yield display
+    finally:
+        xvfb.terminate()
+        xvfb.wait(timeout=5)
+
+
+def run_child(part: str, argument: float, env: dict) -> dict:
+    command = [sys.executable, "-m", "kiosk.ui.measure", "--child", part, "--child-arg", str(argument)]
+    done = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    if done.returncode != 0 or not done.stdout.strip():
+        return {"error": (done.stderr.strip().splitlines() or ["no output"])[-1]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def report(figures: dict) -> str:
+    s, w, l = figures["startup"], figures["window"], figures["latency"]
+
+    def verdict(ok: Optional[bool]) -> str:
+        return "" if ok is None else ("  ok" if ok else "  MISSED")
+
+    def get(d: dict, key: str) -> Any:
+        return d.get(key) if isinstance(d, dict) else None
+
+    first = get(s, "first_frame_s")
+    rss = get(s, "rss_peak_mb")
+    fps = get(w, "display_fps")
+    lag = get(w, "lag_ms_p99")
+    lat = get(l, "latency_ms_max")
+    lines = [
+        f"kiosk window on {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at the end",
+        f"start-up ({get(s, 'command')}):",
+        f"  first frame on screen   {first} s after process start (target <= 2 s){verdict(first is not None and first <= 2)}",
+        f"  resident memory (peak)  {rss} MB (target <= 300 MB){verdict(rss is not None and rss <= 300)}",
+        f"  TensorFlow loaded       {get(s, 'tensorflow_loaded')}",
+        f"window on the demo feed ({get(w, 'seconds')} s, 640x480):",
+        f"  display fps             {fps} (worst second {get(w, 'display_fps_worst_second')}) (target >= 25){verdict(fps is not None and fps >= 25)}",
+        f"  analysis fps            {get(w, 'analysis_fps')}",
+        f"  Tk event-loop lag       p50 {get(w, 'lag_ms_p50')} ms, p99 {lag} ms, max {get(w, 'lag_ms_max')} ms "
+        f"(target p99 <= 50 ms){verdict(lag is not None and lag <= 50)}",
+        f"  decisions               {get(w, 'decisions')}",
+        "decision latency on a clean video (face appears -> banner decides):",
+        f"  decided                 {get(l, 'decided')} of {get(l, 'appearances')} appearances",
+        f"  latency                 median {get(l, 'latency_ms_median')} ms, max {lat} ms "
+        f"(target <= 500 ms){verdict(lat is not None and lat <= 500)}",
+        "  samples                 " + ", ".join(f"{x['decision']} {x['ms']:.0f} ms" for x in (get(l, "samples") or [])),
+    ]
+    for name, part in figures.items():
+        if isinstance(part, dict) and part.get("error"):
+            lines.append(f"{name} failed: {part['error']}")
+        if isinstance(part, dict) and part.get("log_tail"):
+            lines.append(f"{name} log: " + " | ".join(part["log_tail"]))
+    return "\n".join(lines)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kiosk.ui.measure", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=15.0, help="how long each window runs (default 15)")
+    parser.add_argument("--latency-loops", type=int, default=3, help="clean-video loops, two faces each (default 3)")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON instead of a table")
+    parser.add_argument("--child", choices=["window", "latency"], help=argparse.SUPPRESS)
+    parser.add_argument("--child-arg", type=float, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+    if args.child == "window":
+        print(json.dumps(run_window_child(args.child_arg)))
+        return 0
+    if args.child == "latency":
+        print(json.dumps(run_latency_child(int(args.child_arg))))
+        return 0
+
+    with x_display() as display:
+        env = dict(os.environ, DISPLAY=display, PYTHONPATH=str(PROJECT_ROOT))
+        figures = {
+            "startup": run_startup(max(4.0, args.seconds / 2), env),
+            "window": run_child("window", args.seconds, env),
+            "latency": run_child("latency", args.latency_loops, env),
+        }
+    print(json.dumps(figures, indent=2) if args.json else report(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""The kiosk window, for real: a Tk window under Xvfb, the trained model, the runtime's threads,
+the event services on a temporary SQLite file, and generated videos as the camera.
+
+The Tk loop is driven with ``root.update()`` until what a person would see is on screen (or a
+deadline passes), and assertions read the widgets: banner text and colour, status bar, popup.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from ui_helpers import kiosk, pump, screenshot, toplevels, xdotool  # noqa: F401  (kiosk is a fixture)
+
+from kiosk import PRODUCT_NAME
+from kiosk.errors import KioskError
+from kiosk.ui.app import open_display
+from kiosk.ui.banner import DENIED_LOOK, GRANTED_LOOK, WAITING_LOOK
+from kiosk.ui.measure import write_door_video
+
+DEMO_DEADLINE_S = 15.0  # the demo loop reaches DENIED after ~3 s and GRANTED after ~6 s
+
+
+def test_demo_feed_shows_denied_then_granted(kiosk, artifacts_dir):
+    window = kiosk("demo")
+    root = window.root
+    seen: list[tuple[str, str, str]] = []
+    shots: set[str] = set()
+
+    def record() -> None:
+        entry = (window.banner.state, window.banner.text, window.banner.background)
+        if not seen or seen[-1] != entry:
+            seen.append(entry)
+        if entry[0] in ("denied", "granted") and entry[0] not in shots:
+            root.update()
+            screenshot(artifacts_dir / f"kiosk_demo_{entry[0]}.png")
+            shots.add(entry[0])
+
+    reached = pump(root, lambda: "granted" in [s for s, _, _ in seen[1:]] and "denied" in [s for s, _, _ in seen],
+                   DEMO_DEADLINE_S, every=record)
+    states = [s for s, _, _ in seen]
+    assert reached, f"banner went through {states}"
+    assert states.index("denied") < states.index("granted"), states  # unmasked part first, then masked
+    assert ("denied", "ACCESS DENIED — PLEASE WEAR A MASK", DENIED_LOOK.background) in seen
+    assert ("granted", "ACCESS GRANTED — Thank you for wearing a mask", GRANTED_LOOK.background) in seen
+    assert seen[0][0] in ("waiting", "checking")
+    assert root.title() == f"{PRODUCT_NAME} — front-door"
+    assert window.status_bar.text_of("state") == "DEMO"
+    assert window.status_bar.text_of("source") == "demo"
+    assert window.video.frames_shown > 20
+    # today's counts come from the event services (the SQLite event log's in-memory tally)
+    assert pump(root, lambda: window.status_bar.text_of("today") == "today: 1 granted · 1 denied", 3.0), \
+        window.status_bar.text_of("today")
+    assert len(toplevels(root)) == 1 and window.popup.is_open  # the denial raised exactly one popup
+
+
+def test_soft_policy_grants_without_mask_and_says_so(kiosk, tmp_path):
+    video = write_door_video(tmp_path / "unmasked.mp4", [("unmasked", 2.0)])
+    window = kiosk(str(video), **{"decision.no_mask_policy": "soft"})
+    assert pump(window.root, lambda: window.banner.state == "granted", 10.0), window.banner.text
+    assert window.banner.text == "ACCESS GRANTED — mask required, logged"
+    assert window.banner.background == GRANTED_LOOK.background
+    assert not window.popup.is_open and toplevels(window.root) == []
+
+
+def test_video_that_ends_says_so_on_screen(kiosk, tmp_path, artifacts_dir):
+    video = write_door_video(tmp_path / "short.mp4", [("unmasked", 1.0)])
+    window = kiosk(str(video), **{"camera.loop": False})
+    assert pump(window.root, lambda: window.status_bar.text_of("state") == "ENDED", 10.0), window.status_bar.text_of("state")
+    window.root.update()
+    assert window.status_bar.text_of("notice") == "Video ended"
+    assert window.video.message == "Video ended"  # the last frame stays, covered by the message
+    assert window.status_bar.text_of("source") == video.name
+    assert window.video.frames_shown > 0
+    assert not window.closed and window.root.winfo_exists()
+    screenshot(artifacts_dir / "kiosk_video_ended.png")
+
+
+def test_missing_camera_shows_offline_not_a_crash(kiosk, artifacts_dir):
+    window = kiosk(7)  # no /dev/video7 here: the capture thread keeps retrying
+    assert pump(window.root, lambda: window.status_bar.text_of("state") == "OFFLINE", 10.0), window.status_bar.text_of("state")
+    assert pump(window.root, lambda: window.status_bar.text_of("notice") != "", 5.0)
+    notice = window.status_bar.text_of("notice")
+    assert "camera 7" in notice.lower() or "offline" in notice.lower(), notice
+    assert window.video.message == notice
+    assert window.banner.text == f"{WAITING_LOOK.headline} — {WAITING_LOOK.detail}"
+    assert window.status_bar.text_of("source").lower() == "camera 7"
+    screenshot(artifacts_dir / "kiosk_camera_offline.png")
+
+
+def test_window_fits_the_feed_into_any_size_keeping_its_aspect(kiosk):
+    window = kiosk("demo")
+    root = window.root
+    for geometry in ("1200x900", "500x700", "900x500"):
+        root.geometry(geometry)
+        root.update()
+        shown = window.video.frames_shown
+        assert pump(root, lambda: window.video.frames_shown > shown + 2, 5.0)
+        canvas_w, canvas_h = window.video.size
+        photo_w, photo_h = window.video.photo_size
+        assert photo_w <= canvas_w and photo_h <= canvas_h
+        assert photo_w == canvas_w or photo_h == canvas_h  # fills one side
+        assert abs(photo_w / photo_h - 640 / 480) < 0.02, (geometry, window.video.photo_size)
+
+
+def test_keys_toggle_fullscreen_and_quit_stops_everything(kiosk):
+    window = kiosk("demo")
+    root = window.root
+    assert pump(root, lambda: window.video.frames_shown > 0, 10.0)
+    root.focus_force()
+    root.update()
+
+    def key(name: str) -> None:
+        xdotool("key", name)
+
+    windowed = (root.winfo_width(), root.winfo_height())
+    screen = (root.winfo_screenwidth(), root.winfo_screenheight())
+    assert windowed != screen
+
+    key("F11")
+    assert pump(root, lambda: (root.winfo_width(), root.winfo_height()) == screen, 3.0), root.geometry()
+    assert window.fullscreen
+    key("Escape")
+    assert pump(root, lambda: (root.winfo_width(), root.winfo_height()) == windowed, 3.0), root.geometry()
+    assert not window.fullscreen
+    key("ctrl+q")
+    assert pump(root, lambda: window.closed, 5.0)
+    assert not window.runtime.running
+    alive = {t.name for t in threading.enumerate()}
+    assert "analysis" not in alive and "event-housekeeping" not in alive, alive
+
+
+def test_no_display_is_a_one_line_error(monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    with pytest.raises(KioskError, match="cannot open the kiosk window"):
+        open_display()
+
+
+def test_admin_key_opens_one_admin_panel(kiosk):
+    window = kiosk("demo")
+    root = window.root
+    assert pump(root, lambda: window.video.frames_shown > 0, 10.0)
+    root.focus_force()
+    root.update()
+    xdotool("key", "ctrl+a")
+    assert pump(root, lambda: len(toplevels(root)) == 1, 5.0), "ctrl+a did not open the admin panel"
+    panel = toplevels(root)[0]
+    root.focus_force()
+    root.update()
+    xdotool("key", "ctrl+a")  # again: the open panel is raised, not a second one opened
+    pump(root, lambda: False, 0.5)
+    assert toplevels(root) == [panel]
