@@ -14,7 +14,7 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -33,6 +33,26 @@ def denial(cfg: Config, frame: Optional[np.ndarray] = None, when: Optional[datet
     return DecisionEvent(time=when or datetime.now().astimezone(), kiosk_id=cfg.kiosk.id, decision="denied",
                          label="without_mask", score=0.93, faces=1, box=PORTRAIT_FACE_BOX,
                          frame=frame if with_frame else None)
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return repr(value)
+
+
+def write_toml(path: Path, sections: dict[str, dict[str, Any]]) -> Path:
+    """Write config sections as a TOML file, for drills that run the kiosk in a subprocess."""
+    lines = []
+    for section, values in sections.items():
+        lines.append(f"[{section}]")
+        lines += [f"{key} = {toml_value(value)}" for key, value in values.items()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
 
 def produce(cfg: Config, count: int) -> None:

@@ -133,7 +133,7 @@ class Mailer:
             raise MailError(f"login failed for user {user}: {_first_line(exc)}") from None
 
     def _transmit(self, client: yagmail.SMTP, mail: Email, recipients: Sequence[str]) -> None:
-        headers = {"X-Mailer": "mask-kiosk", **mail.headers}
+        headers = {"X-Mailer": "mask-kiosk", "X-Kiosk-Mail-Kind": mail.kind, **mail.headers}
         to, message = client.prepare_send(
             to=list(recipients), subject=mail.subject, contents=mail.contents,
             attachments=mail.attachments or None, headers=headers, prettify_html=False,

@@ -3,19 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
+from kiosk.alert_drill import write_toml
 from kiosk.config import Config, build_config
-
-
-def toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, list):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    return repr(value)
 
 
 def kiosk_settings(tmp: Path, port: Optional[int] = None, email: Optional[dict] = None,
@@ -39,10 +30,4 @@ def make_config(tmp: Path, port: Optional[int] = None, email: Optional[dict] = N
 def write_config(tmp: Path, port: Optional[int] = None, email: Optional[dict] = None,
                  storage: Optional[dict] = None) -> Path:
     """The same settings as a TOML file, for subprocesses."""
-    lines = []
-    for section, values in kiosk_settings(tmp, port, email, storage).items():
-        lines.append(f"[{section}]")
-        lines += [f"{key} = {toml_value(value)}" for key, value in values.items()]
-    path = tmp / "kiosk.toml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    return write_toml(tmp / "kiosk.toml", kiosk_settings(tmp, port, email, storage))
