@@ -1,0 +1,82 @@
+"""Train the mask classifier: python -m train --data DIR [--data DIR ...] [--out models/]
+
+Each DIR holds one folder per class (with_mask/, without_mask/, optional with_incorrect_mask/).
+Writes the Keras model, its TFLite export, model_card.json and PNG curves/confusion matrices.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shlex
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+from kiosk.errors import KioskError
+from kiosk.logging_setup import setup_logging
+from kiosk.model_spec import DEFAULT_MODEL_DIR
+
+log = logging.getLogger("train")
+
+
+def _dataset_weight(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    try:
+        weight = float(value)
+    except ValueError:
+        weight = -1.0
+    if not sep or not name or weight <= 0:
+        raise argparse.ArgumentTypeError(f"expected NAME=WEIGHT with WEIGHT > 0, got {text!r}")
+    return name, weight
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, action="append", required=True, help="dataset folder (repeatable)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR, help="model folder (default: models/)")
+    parser.add_argument("--input-size", type=int, default=64, help="square model input in pixels (default 64)")
+    parser.add_argument("--crop-margin", type=float, default=0.1, help="detector box margin stored in the card")
+    parser.add_argument("--epochs", type=int, default=30, help="maximum epochs (early stopping ends sooner)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--width", type=int, default=16, help="filters of the first conv block")
+    parser.add_argument("--patience", type=int, default=6, help="early-stopping patience in epochs")
+    parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--weight", type=_dataset_weight, action="append", default=[], metavar="NAME=W",
+                        help="extra sample weight for a dataset folder name, e.g. scenes_crops=2")
+    parser.add_argument("--max-false-accept", type=float, default=0.01,
+                        help="false-accept rate the validation-chosen threshold must keep (default 0.01)")
+    parser.add_argument("--threads", type=int, default=2, help="TensorFlow intra-op threads")
+    parser.add_argument("--size-measurement", type=Path, help="JSON written by train.measure_size to embed in the card")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    setup_logging(args.log_level)
+    from train.training import TrainSettings, run_training
+
+    try:
+        measurement = json.loads(args.size_measurement.read_text()) if args.size_measurement else None
+        settings = TrainSettings(
+            data=args.data, out=args.out, input_size=args.input_size, crop_margin=args.crop_margin,
+            epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, width=args.width,
+            patience=args.patience, dataset_weights=dict(args.weight), max_false_accept=args.max_false_accept,
+            threads=args.threads, command=shlex.join(["python", "-m", "train", *argv]), size_measurement=measurement,
+        )
+        run_training(settings)
+    except KioskError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, json.JSONDecodeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Random image changes applied to training batches only, to generalise to new sites.
+
+Works on prepared model inputs (already cropped, grayscale, resized, normalised by
+``kiosk.preprocessing``), so augmentation can never change the preprocessing contract.
+Covers pose (rotation, shift, zoom, mirror), lighting (brightness, contrast) and camera
+quality (blur, low resolution), the main differences between the datasets and a door camera.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from kiosk.model_spec import ModelSpec
+
+
+def value_range(spec: ModelSpec) -> tuple[float, float]:
+    """The range black..white pixels have after the spec's normalisation."""
+    return (0.0 - spec.norm_mean) / spec.norm_std, (1.0 - spec.norm_mean) / spec.norm_std
+
+
+def build_augmenter(spec: ModelSpec, seed: int, strength: float = 1.0) -> keras.Sequential:
+    """Geometric and photometric Keras layers, active only when called with training=True."""
+    low, high = value_range(spec)
+    return keras.Sequential(
+        [
+            keras.layers.RandomFlip("horizontal", seed=seed),
+            keras.layers.RandomRotation(0.05 * strength, fill_mode="reflect", seed=seed + 1),  # about +-18 deg
+            keras.layers.RandomTranslation(0.08 * strength, 0.08 * strength, fill_mode="reflect", seed=seed + 2),
+            keras.layers.RandomZoom((-0.15 * strength, 0.15 * strength), fill_mode="reflect", seed=seed + 3),
+            keras.layers.RandomBrightness(0.25 * strength, value_range=(low, high), seed=seed + 4),
+            keras.layers.RandomContrast(0.35 * strength, value_range=(low, high), seed=seed + 5),
+        ],
+        name="augment",
+    )
+
+
+def degrade(images: tf.Tensor, spec: ModelSpec, probability: float = 0.3) -> tf.Tensor:
+    """Per image, with ``probability`` each: Gaussian-like blur, and down-then-up scaling
+    (a small, far-away face at the door looks like this)."""
+    size = spec.input_size
+    batch = tf.shape(images)[0]
+    kernel = tf.constant([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0
+    kernel = tf.tensordot(kernel, kernel, axes=0)[:, :, None, None]
+    kernel = tf.tile(kernel, [1, 1, spec.channels, 1])
+    blurred = tf.nn.depthwise_conv2d(images, kernel, [1, 1, 1, 1], "SAME")
+    small = tf.random.uniform([], size // 3, size, dtype=tf.int32)
+    lowres = tf.image.resize(tf.image.resize(images, [small, small], "area"), [size, size], "bilinear")
+    pick_blur = tf.random.uniform([batch, 1, 1, 1]) < probability
+    pick_low = tf.random.uniform([batch, 1, 1, 1]) < probability
+    images = tf.where(pick_blur, blurred, images)
+    return tf.where(pick_low, lowres, images)
+
+
+def augment_batch(augmenter: keras.Sequential, images: tf.Tensor, spec: ModelSpec) -> tf.Tensor:
+    low, high = value_range(spec)
+    images = augmenter(images, training=True)
+    return tf.clip_by_value(degrade(images, spec), low, high)

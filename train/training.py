@@ -1,0 +1,277 @@
+"""One training run: data -> split -> fit -> threshold on validation -> export -> test report -> card.
+
+Everything a reader needs to trust the shipped model is written next to it: the spec the kiosk
+must use, the split (so evaluation can recompute it), the test figures per data source, and
+the exact command.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from kiosk.model_spec import KERAS_MODEL_NAME, MODEL_CARD_NAME, TFLITE_MODEL_NAME, WITH_INCORRECT_MASK, ModelSpec
+from train.dataset import DatasetError, Sample, class_names, count_by, find_samples, load_inputs
+from train.splits import DEFAULT_FRACTIONS, split_samples, held_out_photo_ids
+
+log = logging.getLogger(__name__)
+
+CURVES_PNG = "training_curves.png"
+CONFUSION_PNG = "confusion_test.png"
+INCORRECT_MASK_POLICY = (
+    "with_incorrect_mask is a third class (trained on the scenes_crops examples) instead of being merged "
+    "into without_mask or with_mask: the kiosk decides what it means through the config key "
+    "decision.incorrect_mask_is ('no_mask' or 'mask'), and access still requires P(with_mask) >= "
+    "spec.mask_threshold, so an incorrectly worn mask never counts as a mask unless the operator says so."
+)
+
+
+@dataclass
+class TrainSettings:
+    data: list[Path]
+    out: Path
+    input_size: int = 64
+    crop_margin: float = 0.1
+    epochs: int = 30
+    batch_size: int = 64
+    seed: int = 1234
+    width: int = 16
+    patience: int = 6
+    learning_rate: float = 2e-3
+    dataset_weights: dict[str, float] = field(default_factory=dict)
+    max_false_accept: float = 0.01
+    fractions: tuple[float, float, float] = DEFAULT_FRACTIONS
+    threads: int = 2
+    command: str = ""
+    size_measurement: dict | None = None
+
+
+def configure_tensorflow(threads: int, seed: int) -> None:
+    """Bounded CPU use (the machine is shared) and reproducible weights/augmentation."""
+    import keras
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    keras.utils.set_random_seed(seed)
+
+
+def sample_weights(samples: Sequence[Sample], classes: Sequence[str], dataset_weights: dict[str, float]) -> np.ndarray:
+    """Class-balancing weight x per-dataset weight, normalised to mean 1 over ``samples``.
+
+    The class weight is the square root of the inverse class frequency: full inverse weighting
+    would make each of the few incorrect-mask crops count ~10x a masked one, which destabilises
+    training and skews the probabilities the threshold is chosen on.
+    """
+    labels = [s.label for s in samples]
+    counts = {c: labels.count(c) for c in classes}
+    class_weight = {c: (len(labels) / (len(classes) * n)) ** 0.5 for c, n in counts.items() if n}
+    weights = np.array([class_weight[s.label] * dataset_weights.get(s.dataset, 1.0) for s in samples], np.float32)
+    return weights / weights.mean()
+
+
+def _epoch_logger(total_epochs: int):
+    import keras
+
+    class EpochLog(keras.callbacks.Callback):
+        """One progress line per epoch: the run takes minutes and must show it is alive."""
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._start = time.monotonic()
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            log.info("epoch %d/%d %.0fs loss %.4f acc %.4f val_loss %.4f val_acc %.4f lr %.2g",
+                     epoch + 1, total_epochs, time.monotonic() - self._start, logs.get("loss", float("nan")),
+                     logs.get("accuracy", float("nan")), logs.get("val_loss", float("nan")),
+                     logs.get("val_accuracy", float("nan")), float(self.model.optimizer.learning_rate))
+
+    return EpochLog()
+
+
+def fit_model(spec: ModelSpec, settings: TrainSettings, x_train, y_train, w_train, x_val, y_val, w_val):
+    """Train with augmentation, class/dataset weights and early stopping on validation loss."""
+    import keras
+    import tensorflow as tf
+
+    from train.augment import augment_batch, build_augmenter
+    from train.model import build_model
+
+    augmenter = build_augmenter(spec, settings.seed)
+    train_ds = (
+        tf.data.Dataset.from_tensor_slices((x_train, y_train, w_train))
+        .shuffle(len(x_train), seed=settings.seed, reshuffle_each_iteration=True)
+        .batch(settings.batch_size)
+        .map(lambda x, y, w: (augment_batch(augmenter, x, spec), y, w), num_parallel_calls=1)
+        .prefetch(2)
+    )
+    val_ds = tf.data.Dataset.from_tensor_slices((x_val, y_val, w_val)).batch(256)
+    model = build_model(spec, width=settings.width)
+    log.info("model: %d parameters", model.count_params())
+    model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    callbacks = [
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=settings.patience, restore_best_weights=True),
+        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=3, min_lr=1e-5),
+        _epoch_logger(settings.epochs),
+    ]
+    history = model.fit(train_ds, validation_data=val_ds, epochs=settings.epochs, callbacks=callbacks, verbose=0)
+    return model, {k: [float(v) for v in vals] for k, vals in history.history.items()}
+
+
+def _reports_by(samples: Sequence[Sample], y_true, y_pred, classes, key: str) -> dict:
+    from train.metrics import classification_report
+
+    out = {}
+    for value in sorted({getattr(s, key) for s in samples}):
+        idx = np.array([getattr(s, key) == value for s in samples])
+        out[value] = classification_report(y_true[idx], y_pred[idx], classes)
+    return out
+
+
+def test_report(samples: Sequence[Sample], probabilities: np.ndarray, classes, threshold: float) -> dict:
+    """Overall, per dataset and per sub-source figures on the held-out test split."""
+    from train.metrics import classification_report, decide
+
+    y_true = np.array([classes.index(s.label) for s in samples])
+    y_pred = decide(probabilities, classes, threshold)
+    return {
+        "all": classification_report(y_true, y_pred, classes),
+        "by_dataset": _reports_by(samples, y_true, y_pred, classes, "dataset"),
+        "by_source": _reports_by(samples, y_true, y_pred, classes, "source"),
+    }
+
+
+def portrait_check(classifier) -> dict:
+    """How the model sees the bundled demo portrait, bare and with the drawn surgical mask."""
+    from kiosk.preprocessing import crop_face
+    from kiosk.synthetic import PORTRAIT_FACE_BOX, load_portrait, masked_portrait
+
+    crops = [crop_face(img, PORTRAIT_FACE_BOX, classifier.spec.crop_margin) for img in (load_portrait(), masked_portrait())]
+    out = {}
+    for name, row in zip(("portrait", "masked_portrait"), classifier.predict_faces(crops)):
+        label, score, p_mask = classifier.label_of(row)
+        out[name] = {"label": label, "score": round(score, 4), "p_with_mask": round(p_mask, 4)}
+    return out
+
+
+def _install(staging: Path, out: Path, names: Sequence[str]) -> None:
+    """Move finished files over the old model only at the end, so a failed run leaves it intact."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        os.replace(staging / name, out / name)
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def run_training(settings: TrainSettings) -> dict:
+    """Train, export and document one model in ``settings.out``; returns the model card."""
+    started = time.monotonic()
+    configure_tensorflow(settings.threads, settings.seed)
+    from kiosk.classifier import MaskClassifier
+    from train.export import export_tflite, max_abs_difference
+    from train.metrics import choose_threshold, format_report
+    from train.plots import plot_confusions, plot_history
+
+    all_samples = find_samples(settings.data)
+    classes = class_names(all_samples)
+    spec = ModelSpec(classes=classes, input_size=settings.input_size, crop_margin=settings.crop_margin)
+    split_of = dict(zip((s.path for s in all_samples), split_samples(all_samples, settings.seed, settings.fractions)))
+    log.info("found %d images in %s; classes %s", len(all_samples), ", ".join(map(str, settings.data)), list(classes))
+
+    data = load_inputs(all_samples, spec)
+    samples = data.samples
+    parts = {name: np.array([split_of[s.path] == name for s in samples]) for name in ("train", "val", "test")}
+    for name, idx in parts.items():
+        if not idx.any():
+            raise DatasetError(f"the {name} split is empty: need more images per class")
+    y = np.array([classes.index(s.label) for s in samples], np.int32)
+    subset = {name: [s for s, keep in zip(samples, idx) if keep] for name, idx in parts.items()}
+    weights = {name: sample_weights(subset[name], classes, settings.dataset_weights) for name in ("train", "val")}
+
+    model, history = fit_model(spec, settings, data.inputs[parts["train"]], y[parts["train"]], weights["train"],
+                               data.inputs[parts["val"]], y[parts["val"]], weights["val"])
+    train_seconds = time.monotonic() - started
+
+    val_parts = []
+    val_probs = model.predict(data.inputs[parts["val"]], verbose=0)
+    val_datasets = np.array([s.dataset for s in subset["val"]])
+    for dataset in sorted(set(val_datasets)):
+        val_parts.append((val_probs[val_datasets == dataset], y[parts["val"]][val_datasets == dataset]))
+    threshold, threshold_info = choose_threshold(val_parts, classes, settings.max_false_accept)
+    spec = replace(spec, mask_threshold=threshold)
+    log.info("mask threshold %.2f chosen on validation (%s)", threshold, threshold_info)
+
+    staging = Path(settings.out) / ".staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    model.save(staging / KERAS_MODEL_NAME)
+    export_tflite(model, spec, staging / TFLITE_MODEL_NAME)
+    card = {
+        "spec": spec.to_card_section(),
+        "files": {"keras": KERAS_MODEL_NAME, "tflite": TFLITE_MODEL_NAME},
+        "classes": list(classes),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": settings.command,
+        "incorrect_mask_policy": INCORRECT_MASK_POLICY if WITH_INCORRECT_MASK in classes else
+        "no with_incorrect_mask examples in the training data",
+        "crop_margin_note": "faces are cropped with the detector box widened by spec.crop_margin on every side, "
+                            "matching scenes_crops (cut with a 10 % margin)",
+        "input_size_measurement": settings.size_measurement
+        or {"note": f"not measured in this run; input_size {settings.input_size} used"},
+        "training": {
+            "seed": settings.seed, "epochs_run": len(history.get("loss", [])), "max_epochs": settings.epochs,
+            "batch_size": settings.batch_size, "width": settings.width, "parameters": int(model.count_params()),
+            "learning_rate": settings.learning_rate, "dataset_weights": settings.dataset_weights,
+            "augmentation": "flip, rotation +-18 deg, shift 8 %, zoom 15 %, brightness 25 %, contrast 35 %, "
+                            "blur p=0.3, down/up-scaling p=0.3",
+            "threshold_selection": {"max_false_accept": settings.max_false_accept, **threshold_info},
+            "wall_seconds_fit": round(train_seconds, 1),
+            "history": history,
+        },
+        "data": {
+            "folders": [str(Path(p)) for p in settings.data],
+            "split": {"seed": settings.seed, "fractions": list(settings.fractions),
+                      "method": "stratified by dataset and class, grouped by scenes photo id / original face photo "
+                                "(pasted-mask twins and 'copy' duplicates share a group)"},
+            "skipped_unreadable": len(data.skipped),
+            "counts": {name: count_by(subset[name], "dataset", "label") for name in subset},
+            "scenes_test_photos": held_out_photo_ids(samples, [split_of[s.path] for s in samples]),
+            "leakage_note": "prajnasb augmented_image_* files are rotated/zoomed variants of other prajnasb photos "
+                            "that cannot be matched by name; near duplicates were removed by the dataset, the "
+                            "rest may remain across splits of faces/",
+        },
+    }
+    (staging / MODEL_CARD_NAME).write_text(json.dumps(card, indent=1), encoding="utf-8")
+
+    classifier = MaskClassifier(staging)  # the kiosk's own loader: proves the export is usable
+    test_x = data.inputs[parts["test"]]
+    test_probs = np.concatenate([classifier.predict_batch(test_x[i:i + 64]) for i in range(0, len(test_x), 64)])
+    card["test"] = test_report(subset["test"], test_probs, list(classes), threshold)
+    card["checks"] = {
+        "keras_vs_tflite_max_abs_difference": max_abs_difference(model, classifier, test_x[:64]),
+        "portrait": portrait_check(classifier),
+        "tflite_bytes": (staging / TFLITE_MODEL_NAME).stat().st_size,
+    }
+    card["training"]["wall_seconds_total"] = round(time.monotonic() - started, 1)
+    (staging / MODEL_CARD_NAME).write_text(json.dumps(card, indent=1), encoding="utf-8")
+    plot_history(history, staging / CURVES_PNG)
+    panels = [("test: all", card["test"]["all"]["confusion"])]
+    panels += [(f"test: {k}", v["confusion"]) for k, v in card["test"]["by_dataset"].items()]
+    plot_confusions(panels, classes, staging / CONFUSION_PNG)
+    _install(staging, Path(settings.out), [KERAS_MODEL_NAME, TFLITE_MODEL_NAME, MODEL_CARD_NAME, CURVES_PNG, CONFUSION_PNG])
+
+    log.info("test figures (TFLite, threshold %.2f):\n%s", threshold, "\n".join(
+        format_report(name, rep, classes)
+        for name, rep in [("all", card["test"]["all"]), *card["test"]["by_dataset"].items(), *card["test"]["by_source"].items()]))
+    log.info("portrait check: %s", card["checks"]["portrait"])
+    log.info("done in %.0f s; model in %s", card["training"]["wall_seconds_total"], settings.out)
+    return card
