@@ -88,13 +88,13 @@ class EventServices:
         if not self.cfg.storage.privacy:
             try:
                 snapshot, crop = self.snapshots.save(event)
-            except (OSError, ValueError, MemoryError) as exc:
-                self._storage_failed(f"snapshot not saved: {exc}")
+            except Exception as exc:  # disk full, permissions, an odd frame: the event row still goes in
+                self._storage_failed(f"snapshot not saved: {type(exc).__name__}: {exc}")
         alert = self._alert_wanted(event)
         try:
             _, outbox_id = self.store.record_event(event, snapshot, crop, alert, self.cfg.email.cooldown_s)
-        except (sqlite3.Error, OSError) as exc:
-            self._storage_failed(f"event not recorded in {self.store.path}: {exc}")
+        except Exception as exc:  # the decision must still be shown at the door; never raise here
+            self._storage_failed(f"event not recorded in {self.store.path}: {type(exc).__name__}: {exc}")
             return
         with self._lock:
             self._roll_day()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import email
 import email.policy
 import socket
+import ssl
 import threading
 import time
 import warnings
@@ -72,8 +73,10 @@ class _Authenticator:
 class LoopbackSmtp:
     """Start with ``start()`` (or as a context manager); messages land in ``received``."""
 
-    def __init__(self, port: Optional[int] = None, username: Optional[str] = None, password: Optional[str] = None) -> None:
+    def __init__(self, port: Optional[int] = None, username: Optional[str] = None, password: Optional[str] = None,
+                 ssl_context: Optional[ssl.SSLContext] = None) -> None:
         self.port = port or free_port()
+        self.ssl_context = ssl_context  # implicit TLS (like port 465) when given
         self.received: list[Received] = []
         self._cond = threading.Condition()
         self.authenticator = _Authenticator(username, password) if username is not None else None
@@ -85,9 +88,9 @@ class LoopbackSmtp:
             self._cond.notify_all()
 
     def start(self) -> "LoopbackSmtp":
-        kwargs = {}
+        kwargs: dict = {"ssl_context": self.ssl_context} if self.ssl_context is not None else {}
         if self.authenticator is not None:
-            kwargs = {"authenticator": self.authenticator, "auth_require_tls": False, "auth_required": True}
+            kwargs.update(authenticator=self.authenticator, auth_require_tls=False, auth_required=True)
         self._controller = Controller(_Handler(self), hostname=HOST, port=self.port, **kwargs)
         self._controller.start()
         return self

@@ -98,18 +98,27 @@ class Mailer:
         client.log = _yagmail_log  # yagmail's own logger writes to stderr in its own format
         return client
 
+    def _security_hint(self) -> str:
+        return (f"is [email] security = \"{self.settings.security}\" right for port {self.settings.port}?"
+                " (usually 465: ssl, 587: starttls, 25: starttls or none)")
+
     def _connect(self, client: yagmail.SMTP) -> None:
         try:
             client.login()  # connect (+ STARTTLS); login is skipped, we do it below
         except smtplib.SMTPNotSupportedError:
             raise MailError(f"{self.server} does not offer STARTTLS; set [email] security = \"none\" or \"ssl\"") from None
         except smtplib.SMTPServerDisconnected as exc:
+            if "timed out" in str(exc):
+                raise MailError(f"cannot connect to {self.server}: no SMTP greeting within {self.settings.timeout_s:g} s;"
+                                f" {self._security_hint()}") from None
             raise MailError(f"{self.server} closed the connection ({_first_line(exc) or 'no greeting'});"
-                            f" is [email] security = \"{self.settings.security}\" right for this port?") from None
+                            f" {self._security_hint()}") from None
         except smtplib.SMTPResponseException as exc:
             raise MailError(f"{self.server} refused the connection: {_smtp_reply(exc)}") from None
+        except ssl.SSLCertVerificationError as exc:
+            raise MailError(f"TLS with {self.server} failed: certificate not trusted ({exc.verify_message})") from None
         except ssl.SSLError as exc:
-            raise MailError(f"TLS with {self.server} failed: {exc.reason or _first_line(exc)}") from None
+            raise MailError(f"TLS with {self.server} failed: {exc.reason or _first_line(exc)}; {self._security_hint()}") from None
         except socket.gaierror as exc:
             raise MailError(f"cannot connect to {self.server}: unknown host ({exc.strerror})") from None
         except (TimeoutError, socket.timeout):

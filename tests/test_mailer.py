@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
+import ssl
+import subprocess
 
 import pytest
 
@@ -112,3 +114,22 @@ def test_password_never_reaches_the_logs(tmp_path, login_server, monkeypatch, ca
     assert "login failed for user door-kiosk" in caplog.text
     assert PASSWORD not in caplog.text
     assert "email sent to" in caplog.text  # the logs were really captured
+
+
+def test_ssl_to_a_plain_port_names_the_security_setting(tmp_path, server):
+    cfg = make_config(tmp_path, server.port, email={"security": "ssl"})
+    with pytest.raises(MailError, match=r'^TLS with 127\.0\.0\.1:\d+ failed: .*is \[email\] security = "ssl" right'):
+        Mailer(cfg.email).send(compose_test(cfg.kiosk.id, cfg.email))
+
+
+def test_tls_refuses_an_untrusted_server_certificate(tmp_path):
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    with LoopbackSmtp(ssl_context=context) as tls_server:
+        cfg = make_config(tmp_path, tls_server.port, email={"security": "ssl"})
+        with pytest.raises(MailError, match=r"failed: certificate not trusted \(self.signed certificate\)"):
+            Mailer(cfg.email).send(compose_test(cfg.kiosk.id, cfg.email))
+        assert tls_server.received == []

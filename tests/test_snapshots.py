@@ -82,6 +82,6 @@ def test_unwritable_snapshot_folder_still_records_the_decision(tmp_path, caplog)
     row = services.store.events()[0]
     assert row["decision"] == "denied" and row["snapshot_path"] is None
     status = services.status()
-    assert status["storage_errors"] == 1 and status["last_storage_error"].startswith("snapshot not saved")
+    assert status["storage_errors"] == 1 and status["last_storage_error"].startswith("snapshot not saved: NotADirectoryError")
     assert status["denied_today"] == 1
     assert len([r for r in caplog.records if "snapshot not saved" in r.getMessage()]) == 1
