@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from ui_helpers import kiosk, pump, screenshot, toplevels, xdotool  # noqa: F401  (kiosk is a fixture)
+from ui_helpers import kiosk, pump, screenshot, showing_with_focus, toplevels, xdotool  # noqa: F401  (kiosk is a fixture)
 
 from kiosk import PRODUCT_NAME
 from kiosk.errors import KioskError
@@ -105,25 +105,18 @@ def test_window_fits_the_feed_into_any_size_keeping_its_aspect(kiosk):
 
 def test_keys_toggle_fullscreen_and_quit_stops_everything(kiosk):
     window = kiosk("demo")
-    root = window.root
-    assert pump(root, lambda: window.video.frames_shown > 0, 10.0)
-    root.focus_force()
-    root.update()
-
-    def key(name: str) -> None:
-        xdotool("key", name)
-
+    root = showing_with_focus(window)
     windowed = (root.winfo_width(), root.winfo_height())
     screen = (root.winfo_screenwidth(), root.winfo_screenheight())
     assert windowed != screen
 
-    key("F11")
+    xdotool("key", "F11")
     assert pump(root, lambda: (root.winfo_width(), root.winfo_height()) == screen, 3.0), root.geometry()
     assert window.fullscreen
-    key("Escape")
+    xdotool("key", "Escape")
     assert pump(root, lambda: (root.winfo_width(), root.winfo_height()) == windowed, 3.0), root.geometry()
     assert not window.fullscreen
-    key("ctrl+q")
+    xdotool("key", "ctrl+q")
     assert pump(root, lambda: window.closed, 5.0)
     assert not window.runtime.running
     alive = {t.name for t in threading.enumerate()}
@@ -138,10 +131,7 @@ def test_no_display_is_a_one_line_error(monkeypatch):
 
 def test_admin_key_opens_one_admin_panel(kiosk):
     window = kiosk("demo")
-    root = window.root
-    assert pump(root, lambda: window.video.frames_shown > 0, 10.0)
-    root.focus_force()
-    root.update()
+    root = showing_with_focus(window)
     xdotool("key", "ctrl+a")
     assert pump(root, lambda: len(toplevels(root)) == 1, 5.0), "ctrl+a did not open the admin panel"
     panel = toplevels(root)[0]

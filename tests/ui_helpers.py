@@ -49,6 +49,15 @@ def xdotool(*args: str) -> None:
     subprocess.run(["xdotool", *args], check=True, timeout=10)
 
 
+def showing_with_focus(window: KioskWindow) -> tk.Tk:
+    """Wait for the first frame on screen and give the kiosk the keyboard focus; returns its root."""
+    root = window.root
+    assert pump(root, lambda: window.video.frames_shown > 0, 10.0), "no frame on screen"
+    root.focus_force()
+    root.update()
+    return root
+
+
 def toplevels(root: tk.Tk) -> list[tk.Toplevel]:
     return [w for w in root.winfo_children() if isinstance(w, tk.Toplevel) and w.winfo_exists()]
 

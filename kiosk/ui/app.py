@@ -47,6 +47,7 @@ POLL_MS = 10  # how often the queue is polled; well under a frame interval at 30
 STATUS_REFRESH_S = 0.25  # status bar figures change slowly; 4 refreshes a second are plenty
 FPS_WINDOW_S = 2.0  # display fps is measured over the frames shown in this window
 SERVICES_STATUS_S = 1.0  # how often counts and the outbox are asked from the event services
+INITIAL_SIZE = (800, 760)
 FULLSCREEN_CHECK_MS = 300  # time a window manager gets to honour -fullscreen
 OVERLAY_STATES = ("offline", "ended")  # source states the live view is covered with a message
 
@@ -316,9 +317,9 @@ class KioskWindow:
     # --- helpers ----------------------------------------------------------------------------
 
     def _initial_geometry(self) -> str:
-        """960x800 (a 640x480 feed at 1.5x with banner and status bar), never larger than the screen."""
-        width = min(960, self.root.winfo_screenwidth())
-        height = min(800, self.root.winfo_screenheight())
+        """Room for a 640x480 feed at about 1.1x plus banner and status bar, never larger than the screen."""
+        width = min(INITIAL_SIZE[0], self.root.winfo_screenwidth())
+        height = min(INITIAL_SIZE[1], self.root.winfo_screenheight())
         return f"{width}x{height}"
 
     def _report_callback_exception(self, exc_type, exc, tb) -> None:
@@ -334,9 +335,19 @@ def open_display() -> tk.Tk:
 
 
 def run_window(cfg: Config, runtime: "KioskRuntime", services: Any = None) -> int:
-    """Show the kiosk window until it is closed; returns the process exit code."""
+    """Show the kiosk window until it is closed; returns the process exit code.
+
+    The runtime starts as soon as there is a display, so the camera opens and the first frame
+    is analysed while Tk builds the widgets: the first picture is on screen sooner.
+    """
     root = open_display()
-    window = KioskWindow(root, cfg, runtime, services)
+    runtime.start()
+    try:
+        window = KioskWindow(root, cfg, runtime, services)
+    except BaseException:
+        runtime.stop()
+        root.destroy()
+        raise
     window.start()
     try:
         root.mainloop()

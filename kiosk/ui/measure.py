@@ -30,18 +30,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
 from kiosk.config import PROJECT_ROOT, Config, with_overrides
-from kiosk.ui.process_stats import loaded_libraries, memory_mb, process_age_s
+from kiosk.ui.process_stats import loaded_libraries, memory_mb
 
 log = logging.getLogger("kiosk.ui.measure")
 
 LAG_TICK_MS = 10
+XVFB_SCREEN = "-screen 0 1280x1024x24"
 CLEAN_SEGMENT_S = 2.0  # longer than leave_after_s (a new episode) and hold_s ends before the next face
 CLEAN_FPS = 25.0
 FIRST_FRAME_LOG = "first frame on screen"
@@ -138,23 +138,24 @@ def run_window_child(seconds: float) -> dict:
         cfg = measurement_config("demo", Path(tmp))
         root, window = build_window(cfg)
         probe = LagProbe(root)
-        shown: list[float] = []
-        window.on_frame_shown = lambda _update: shown.append(time.perf_counter())
+        shown: list[tuple[float, int]] = []  # (time on screen, frames analysed so far)
+        window.on_frame_shown = lambda _update: shown.append((time.perf_counter(), window.runtime.frames_analyzed))
         window.start()
         probe.start()
-        started = time.perf_counter()
         root.after(int(seconds * 1000), window.close)
         root.mainloop()
         window.close()
-        after_first = [t for t in shown if t >= (shown[0] if shown else 0) + 1.0]  # skip the warm-up second
-        span = (after_first[-1] - after_first[0]) if len(after_first) > 1 else float("nan")
-        per_second = np.bincount([int(t - after_first[0]) for t in after_first]) if after_first else np.array([])
+        if len(shown) < 3:
+            return {"error": f"only {len(shown)} frames were shown in {seconds:g} s"}
+        steady = [s for s in shown if s[0] >= shown[0][0] + 1.0] or shown  # skip the warm-up second
+        span = steady[-1][0] - steady[0][0]
+        per_second = np.bincount([int(t - steady[0][0]) for t, _ in steady])
         return {
-            "seconds": round(time.perf_counter() - started, 1),
+            "seconds": round(span, 1),
             "frames_shown": len(shown),
-            "display_fps": round((len(after_first) - 1) / span, 1) if after_first else 0.0,
+            "display_fps": round((len(steady) - 1) / span, 1),
             "display_fps_worst_second": int(per_second[:-1].min()) if len(per_second) > 2 else None,
-            "analysis_fps": round(window.runtime.frames_analyzed / max(1e-6, seconds), 1),
+            "analysis_fps": round((steady[-1][1] - steady[0][1]) / span, 1),
             "frames_dropped_by_capture": window.runtime.frames.dropped,
             "lag_ms_p50": round(percentile(probe.lateness_ms, 50), 1),
             "lag_ms_p99": round(percentile(probe.lateness_ms, 99), 1),
@@ -173,22 +174,20 @@ def run_latency_child(loops: int) -> dict:
         cfg = measurement_config(str(video), Path(tmp), base)
         root, window = build_window(cfg)
         samples: list[dict] = []
-        appeared: Optional[float] = None
+        visit = {"appeared": None, "sampled": False}  # the current person's visit
 
         def on_shown(update) -> None:
-            nonlocal appeared
             now = time.perf_counter()
-            visible = person_visible(update.frame)
-            if visible and appeared is None:
-                appeared = now
-            elif not visible:
-                appeared = None
-            if appeared is not None and window.banner.state in ("granted", "denied") and appeared > 0:
-                samples.append({"decision": window.banner.state, "ms": round((now - appeared) * 1000, 1)})
-                appeared = -1.0  # one sample per appearance
-
             if update.source_state == "ended":
-                window.close()
+                root.after(0, window.close)
+            if not person_visible(update.frame):
+                visit.update(appeared=None, sampled=False)
+                return
+            if visit["appeared"] is None:
+                visit["appeared"] = now
+            if not visit["sampled"] and window.banner.state in ("granted", "denied"):
+                samples.append({"decision": window.banner.state, "ms": round((now - visit["appeared"]) * 1000, 1)})
+                visit["sampled"] = True
 
         window.on_frame_shown = on_shown
         window.start()
@@ -250,28 +249,6 @@ def run_startup(seconds: float, env: dict) -> dict:
             "exit_code": exit_code,
             "log_tail": lines[-3:] if first_frame_s is None else [],
         }
-
-
-@contextmanager
-def x_display() -> Iterator[str]:
-    """The current DISPLAY, or an Xvfb started (and stopped) here."""
-    if os.environ.get("DISPLAY"):
-        yield os.environ["DISPLAY"]
-        return
-    if shutil.which("Xvfb") is None:
-        raise SystemExit("error: no DISPLAY and no Xvfb (apt-get install xvfb)")
-    display = f":{200 + os.getpid() % 500}"
-    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    socket = Path(f"/tmp/.X11-unix/X{display[1:]}")
-    deadline = time.monotonic() + 10
-    while not socket.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    try:
-        yield display
-    finally:
-        xvfb.terminate()
-        xvfb.wait(timeout=5)
 
 
 def run_child(part: str, argument: float, env: dict) -> dict:
@@ -340,13 +317,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(json.dumps(run_latency_child(int(args.child_arg))))
         return 0
 
-    with x_display() as display:
-        env = dict(os.environ, DISPLAY=display, PYTHONPATH=str(PROJECT_ROOT))
-        figures = {
-            "startup": run_startup(max(4.0, args.seconds / 2), env),
-            "window": run_child("window", args.seconds, env),
-            "latency": run_child("latency", args.latency_loops, env),
-        }
+    if not os.environ.get("DISPLAY"):  # no X server here: run again inside a virtual one
+        if shutil.which("xvfb-run") is None:
+            raise SystemExit("error: no DISPLAY and no xvfb-run (apt-get install xvfb)")
+        command = [sys.executable, "-m", "kiosk.ui.measure", *(sys.argv[1:] if argv is None else argv)]
+        return subprocess.call(["xvfb-run", "-a", "-s", XVFB_SCREEN, *command], cwd=PROJECT_ROOT)
+
+    env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT))
+    figures = {
+        "startup": run_startup(max(4.0, args.seconds / 2), env),
+        "window": run_child("window", args.seconds, env),
+        "latency": run_child("latency", args.latency_loops, env),
+    }
     print(json.dumps(figures, indent=2) if args.json else report(figures))
     return 0
 
