@@ -29,7 +29,7 @@ from typing import Callable, Optional
 import cv2
 import numpy as np
 
-from kiosk.commands.options import add_pipeline_options, load_command_config
+from kiosk.commands.options import add_pipeline_options, load_command_config, model_dir_of
 from kiosk.config import PROJECT_ROOT, Config
 from kiosk.logging_setup import setup_logging
 from kiosk.model_spec import KERAS_MODEL_NAME
@@ -157,7 +157,7 @@ def bench_pipeline(analyzer: FrameAnalyzer, scenes: dict[str, np.ndarray], frame
 
 
 def keras_model_path(cfg: Config) -> Path:
-    return cfg.resolve_path(cfg.model.dir) / KERAS_MODEL_NAME
+    return model_dir_of(cfg) / KERAS_MODEL_NAME
 
 
 def bench_seeds_way(cfg: Config, spec, scenes: dict[str, np.ndarray], frames: int) -> dict[str, float]:
@@ -228,7 +228,7 @@ def timed_run(command: list[str], env: dict) -> tuple[float, int, int]:
 
 def bench_whole_run(cfg: Config, args: argparse.Namespace, frames: int) -> Optional[float]:
     keras_path = keras_model_path(cfg)
-    model_dir = cfg.resolve_path(cfg.model.dir)
+    model_dir = model_dir_of(cfg)
     with tempfile.TemporaryDirectory(prefix="kiosk-bench-") as tmp:
         video = write_bench_video(Path(tmp) / "door.mp4", frames)
         env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), TF_CPP_MIN_LOG_LEVEL="3")

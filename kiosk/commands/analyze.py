@@ -170,6 +170,17 @@ class Analysis:
             except OSError as exc:
                 log.error("%s", exc)
 
+    @staticmethod
+    def _write_frame(writer: VideoWriter, frame: np.ndarray) -> Optional[VideoWriter]:
+        """Write one annotated frame; on a disk problem stop writing but keep analysing."""
+        try:
+            writer.write(frame)
+            return writer
+        except (OSError, KioskError) as exc:
+            log.error("%s: annotated video not written: %s", writer.path, exc)
+            writer.close()
+            return None
+
     def video(self, source: Path, relative: Path) -> None:
         try:
             reader = VideoReader(source)
@@ -189,7 +200,9 @@ class Analysis:
                         continue
                     self.reporter.faces(source, index, results)
                     if writer is not None:
-                        writer.write(draw_results(frame, results))
+                        writer = self._write_frame(writer, draw_results(frame, results))
+        except BrokenPipeError:
+            raise
         except Exception as exc:
             self.reporter.error(source, _one_line(source, exc))
         finally:
