@@ -110,3 +110,25 @@ def test_kill_9_mid_write_leaves_a_consistent_database(tmp_path):
     orphans = check.execute("SELECT count(*) FROM events e LEFT JOIN outbox o ON o.event_id = e.id"
                             " WHERE o.id IS NULL").fetchone()[0]
     assert events >= 50 and events == alerts and orphans == 0  # event and alert rows commit together
+
+
+def test_a_full_disk_is_logged_once_per_event_and_never_raised(tmp_path, caplog):
+    cfg = make_config(tmp_path)
+    services = EventServices(cfg)
+    services.on_decision(denial(cfg, with_frame=False))
+    pages = services.store._db.execute("PRAGMA page_count").fetchone()[0]
+    services.store._db.execute(f"PRAGMA max_page_count = {pages}")  # SQLite now reports SQLITE_FULL
+    for _ in range(2000):  # the last free page fills up, then every write fails
+        services.on_decision(denial(cfg, with_frame=False))  # must not raise
+        if services.status()["storage_errors"] >= 3:
+            break
+    status = services.status()
+    assert status["last_storage_error"].startswith("event not recorded in ")
+    assert "full" in status["last_storage_error"]
+    assert status["denied_today"] > 0
+    errors = [r for r in caplog.records if "event not recorded" in r.getMessage()]
+    assert len(errors) == status["storage_errors"] and all("\n" not in r.getMessage() for r in errors)
+    services.store._db.execute("PRAGMA max_page_count = 1073741823")  # space again: recording resumes
+    before = len(services.store.events())
+    services.on_decision(denial(cfg, with_frame=False))
+    assert len(services.store.events()) == before + 1
