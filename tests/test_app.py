@@ -8,6 +8,7 @@ deadline passes), and assertions read the widgets: banner text and colour, statu
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 from ui_helpers import kiosk, pump, screenshot, showing_with_focus, toplevels, xdotool  # noqa: F401  (kiosk is a fixture)
@@ -86,6 +87,17 @@ def test_missing_camera_shows_offline_not_a_crash(kiosk, artifacts_dir):
     assert window.banner.text == f"{WAITING_LOOK.headline} — {WAITING_LOOK.detail}"
     assert window.status_bar.text_of("source").lower() == "camera 7"
     screenshot(artifacts_dir / "kiosk_camera_offline.png")
+
+
+def test_no_camera_at_all_shows_the_demo_and_says_so(kiosk):
+    if Path("/dev/video0").exists():
+        pytest.skip("this machine has a camera 0, so the kiosk would not fall back to the demo feed")
+    window = kiosk(0, explicit_source=False)  # ``main.py run`` with the default camera and no --source
+    assert pump(window.root, lambda: window.video.frames_shown > 3, 10.0)
+    window.root.update()
+    assert window.status_bar.text_of("notice") == "No camera found: showing the demo feed"
+    assert window.status_bar.text_of("state") == "DEMO"
+    assert window.video.message == ""  # the demo plays uncovered; the notice strip explains it
 
 
 def test_window_fits_the_feed_into_any_size_keeping_its_aspect(kiosk):

@@ -67,8 +67,8 @@ def kiosk(x_display, tmp_path, model_dir):
     """Factory for a started kiosk window (real model, runtime, event services); closed after the test."""
     opened: list[KioskWindow] = []
 
-    def start(source, **overrides) -> KioskWindow:
-        _root, window = build_window(kiosk_config(tmp_path, model_dir, source, **overrides))
+    def start(source, explicit_source: bool = True, **overrides) -> KioskWindow:
+        _root, window = build_window(kiosk_config(tmp_path, model_dir, source, **overrides), explicit_source)
         window.start()
         opened.append(window)
         return window

@@ -88,8 +88,6 @@ class KioskWindow:
         self.runtime = runtime
         self.services = services
         self.closed = False
-        self.first_frame_at: Optional[float] = None  # perf_counter() when the first frame was drawn
-        self.on_first_frame: Optional[Callable[[], None]] = None
         self.on_frame_shown: Optional[Callable[["FrameUpdate"], None]] = None  # for measurements
         self.decisions_seen = 0
         self.local_counts = {"granted": 0, "denied": 0}
@@ -188,8 +186,6 @@ class KioskWindow:
         if event.decision in self.local_counts:
             self.local_counts[event.decision] += 1
         self._soft_grant = event.decision == "granted" and bool(event.policy_note)
-        log.info("decision: %s (%s %.0f%%)%s", event.decision, event.label, event.score * 100,
-                 f" — {event.policy_note}" if event.policy_note else "")
         if event.decision == "denied" and self.cfg.ui.popup:
             self.popup.show(event)
         elif event.decision == "denied" and self.cfg.ui.sound:
@@ -207,13 +203,10 @@ class KioskWindow:
         self.banner.show(state, soft_grant=self._soft_grant)
         covered = update.source_state in OVERLAY_STATES
         self.video.set_message((update.status_text or update.source_state.upper()) if covered else "")
-        if self.first_frame_at is None:
-            self.first_frame_at = time.perf_counter()
+        if previous is None:
             age = process_age_s()
             log.info("first frame on screen %s(%s, %s)", f"{age:.2f} s after process start " if age else "",
                      update.source_label, update.source_state)
-            if self.on_first_frame is not None:
-                self.on_first_frame()
         if self.on_frame_shown is not None:
             self.on_frame_shown(update)
 

@@ -90,8 +90,12 @@ def measurement_config(source: Any, storage_dir: Path, base: Optional[Config] = 
     })
 
 
-def build_window(cfg: Config):
-    """A started ``KioskWindow`` on a real Tk root with the real analyzer, source, services and runtime."""
+def build_window(cfg: Config, explicit_source: bool = True):
+    """A ``KioskWindow`` on a real Tk root with the real analyzer, source, services and runtime.
+
+    ``explicit_source=False`` is ``main.py run`` without ``--source``: a missing default camera
+    falls back to the demo feed.
+    """
     from kiosk.event_services import EventServices
     from kiosk.pipeline import build_analyzer
     from kiosk.runtime import KioskRuntime
@@ -99,7 +103,7 @@ def build_window(cfg: Config):
     from kiosk.ui.app import KioskWindow, open_display
 
     analyzer = build_analyzer(cfg)
-    source = open_source(cfg, explicit=True)
+    source = open_source(cfg, explicit=explicit_source)
     services = EventServices(cfg)
     services.start()
     runtime = KioskRuntime(cfg, analyzer, [services], source)
