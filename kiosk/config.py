@@ -127,9 +127,9 @@ class KioskSection:
 @dataclass(frozen=True)
 class CameraSection:
     source: Any = setting(0, camera_source, 'Camera index, video file, RTSP/HTTP URL, image folder, or "demo"')
-    loop: bool = setting(True, boolean, "Restart a video file or image folder when it ends")
-    width: int = setting(640, int_range(160, 3840), "Requested capture width (cameras only)")
-    height: int = setting(480, int_range(120, 2160), "Requested capture height (cameras only)")
+    loop: bool = setting(False, boolean, "Restart a video file or image folder when it ends (off: it ends)")
+    width: int = setting(640, int_range(160, 3840), "Capture width asked of a camera; also the demo feed's frame width")
+    height: int = setting(480, int_range(120, 2160), "Capture height asked of a camera; also the demo feed's frame height")
     fallback_to_demo: bool = setting(True, boolean, "Use the demo feed when the default camera cannot be opened")
     offline_after_s: float = setting(3.0, number_range(0.5, 60), "No frame for this long means the camera is offline")
     reconnect_max_s: float = setting(30.0, number_range(1, 600), "Longest wait between reconnection attempts")

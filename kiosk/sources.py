@@ -11,7 +11,7 @@ import logging
 import sys
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import cv2
 import numpy as np
@@ -19,13 +19,13 @@ import numpy as np
 from kiosk.config import Config
 from kiosk.errors import KioskError
 from kiosk.media import IMAGE_EXTENSIONS, MediaError, iter_media_files, read_image
+from kiosk.video_io import DEFAULT_FPS, VideoReader
 
 log = logging.getLogger(__name__)
 
 DEMO = "demo"
 DEFAULT_CAMERA = 0
 DEMO_FALLBACK_TEXT = "No camera found: showing the demo feed"
-DEFAULT_MEDIA_FPS = 25.0
 STREAM_TIMEOUT_MS = 5000  # an unreachable RTSP/HTTP camera must not freeze the capture thread for 30 s
 IMAGE_SLIDE_S = 2.0  # each picture of an image folder is shown this long: long enough for a decision
 IMAGE_FOLDER_FPS = 10.0
@@ -157,45 +157,55 @@ class StreamSource(_CaptureSource):
         return cv2.VideoCapture(self.url, cv2.CAP_FFMPEG, params)
 
 
-class VideoFileSource(_CaptureSource):
+class VideoFileSource(FrameSource):
     """A video file, played at its own frame rate; optionally looped."""
 
     retry = False
 
     def __init__(self, path: Path, loop: bool) -> None:
-        super().__init__()
         self.path = Path(path)
         self.loop = loop
         self.label = self.path.name
-        self.fps = DEFAULT_MEDIA_FPS
+        self.fps = DEFAULT_FPS
+        self._reader: Optional[VideoReader] = None
+        self._frames: Optional[Iterator[np.ndarray]] = None
 
-    def _make_capture(self) -> cv2.VideoCapture:
-        return cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
+    @property
+    def is_open(self) -> bool:
+        return self._reader is not None
 
     def open(self) -> None:
-        if not self.path.is_file():
-            raise SourceError(f"video file {self.path} does not exist")
-        try:
-            super().open()
-        except SourceUnavailable:
-            raise SourceError(f"video file {self.path} cannot be opened as a video") from None
-        assert self._capture is not None
-        fps = self._capture.get(cv2.CAP_PROP_FPS)
-        self.fps = float(fps) if fps and np.isfinite(fps) and 1 <= fps <= 240 else DEFAULT_MEDIA_FPS
+        """``MediaError`` (one line, exit 2) for a missing file or one that is not a video."""
+        self.close()
+        self._reader = VideoReader(self.path)
+        self._frames = self._reader.frames()
+        self.fps = self._reader.fps
 
     def read(self) -> Optional[np.ndarray]:
-        if self._capture is None:
+        if self._frames is None:
             return None
-        ok, frame = self._capture.read()
-        if ok:
-            return frame
-        if not self.loop:
-            raise SourceEnded(f"{self.label} ended")
-        self._capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
-        ok, frame = self._capture.read()
-        if not ok:  # a file that cannot even rewind: treat as ended, not as an endless busy loop
+        frame = self._next_frame()
+        if frame is None and self.loop and self._reader is not None and self._reader.frames_read > 0:
+            self.open()
+            frame = self._next_frame()
+        if frame is None:
             raise SourceEnded(f"{self.label} ended")
         return frame
+
+    def _next_frame(self) -> Optional[np.ndarray]:
+        assert self._frames is not None
+        try:
+            return next(self._frames)
+        except StopIteration:
+            return None
+        except MediaError as exc:  # opened, but nothing decodes: it ends here, with the reason logged
+            log.warning("%s", exc)
+            return None
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+        self._reader, self._frames = None, None
 
 
 class ImageFolderSource(FrameSource):

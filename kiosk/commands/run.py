@@ -1,0 +1,119 @@
+"""Start the kiosk: watch the entrance, show ACCESS GRANTED / DENIED, log and report every decision.
+
+Sources (--source or [camera] source): a camera index (default 0; the demo feed when camera 0
+is missing), a video file, an RTSP/HTTP URL, a folder of images, or "demo".
+
+examples:
+  python main.py                                   # the kiosk window on camera 0
+  python main.py run --source demo --fullscreen    # the built-in demo, in kiosk mode
+  python main.py run --config /etc/kiosk.toml --validate-config
+  python main.py run --headless --source entrance.mp4 > decisions.jsonl
+      (one JSON line per decision: {"time", "decision", "label", "score", "faces"})
+
+Configuration: kiosk.toml (see kiosk.example.toml); command-line options override it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any, Optional
+
+from kiosk.commands.options import add_pipeline_options, load_command_config
+from kiosk.config import Config, with_overrides
+from kiosk.errors import KioskError
+from kiosk.logging_setup import setup_logging
+from kiosk.sources import parse_source
+
+log = logging.getLogger("kiosk.run")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_pipeline_options(parser)
+    parser.add_argument("--source", metavar="SRC",
+                        help='camera index, video file, rtsp:// or http:// URL, image folder, or "demo"')
+    parser.add_argument("--loop", action=argparse.BooleanOptionalAction, default=None,
+                        help="restart a video file or image folder when it ends (overrides [camera] loop)")
+    parser.add_argument("--kiosk-id", metavar="ID", help="name of this terminal (overrides [kiosk] id)")
+    parser.add_argument("--fullscreen", action="store_true", default=None, help="start in fullscreen kiosk mode")
+    parser.add_argument("--headless", action="store_true",
+                        help="no window: print one JSON line per decision on stdout")
+    parser.add_argument("--max-frames", type=_positive_int, metavar="N", help="stop after analysing N frames")
+    parser.add_argument("--validate-config", action="store_true",
+                        help='only check the configuration: prints "config OK: <path>" (exit 0) or the error (exit 2)')
+
+
+def _cli_source(value: Optional[str]) -> Any:
+    """A file or folder named on the command line is relative to the working directory."""
+    if value is None:
+        return None
+    source = parse_source(value)
+    if isinstance(source, str) and "://" not in source and Path(source).expanduser().exists():
+        return str(Path(source).expanduser().resolve())
+    return source
+
+
+def build_run_config(args: argparse.Namespace) -> Config:
+    cfg = load_command_config(args)
+    return with_overrides(cfg, {
+        "camera.source": _cli_source(args.source),
+        "camera.loop": args.loop,
+        "kiosk.id": args.kiosk_id,
+        "kiosk.fullscreen": args.fullscreen,
+    })
+
+
+def _event_services(cfg: Config) -> Any:
+    """Event log, snapshots and email alerts; started before the first frame can be decided."""
+    from kiosk.event_services import EventServices
+
+    services = EventServices(cfg)
+    services.start()
+    return services
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = build_run_config(args)
+    if args.validate_config:
+        print(f"config OK: {cfg.source_path or 'built-in defaults (no kiosk.toml)'}")
+        return 0
+    if args.log_level == "INFO" and cfg.kiosk.log_level != "INFO":
+        setup_logging(cfg.kiosk.log_level)
+
+    from kiosk.pipeline import build_analyzer
+    from kiosk.sources import open_source
+
+    analyzer = build_analyzer(cfg)
+    source = open_source(cfg, explicit=args.source is not None)
+    try:
+        services = _event_services(cfg)
+    except KioskError:
+        source.close()
+        raise
+    if args.headless:
+        from kiosk.headless import build_headless_runtime, run_headless
+
+        runtime = build_headless_runtime(cfg, analyzer, source, services, max_frames=args.max_frames)
+        return run_headless(runtime, services)
+
+    from kiosk.runtime import KioskRuntime
+    from kiosk.ui.app import run_window
+
+    runtime = KioskRuntime(cfg, analyzer, [services], source, max_frames=args.max_frames)
+    try:
+        return run_window(cfg, runtime, services)
+    except KioskError:  # e.g. no display: nothing was started, release what we opened
+        services.stop()
+        source.close()
+        raise
