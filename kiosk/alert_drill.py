@@ -70,12 +70,13 @@ def deliver(cfg: Config, timeout_s: float) -> int:
     services = EventServices(cfg)
     services.start()
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and services.store.outbox_counts()["pending"] + services.store.outbox_counts()["sending"]:
+    left = services.store.outbox_counts
+    while time.monotonic() < deadline and left()["pending"] + left()["sending"]:
         time.sleep(0.1)
-    left = services.store.outbox_counts()
+    waiting = left()["pending"] + left()["sending"]
     services.stop(2.0)
-    print(f"pending {left['pending'] + left['sending']}", flush=True)
-    return 0 if left["pending"] + left["sending"] == 0 else 1
+    print(f"pending {waiting}", flush=True)
+    return 0 if waiting == 0 else 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -134,18 +134,19 @@ class AlertSender:
         if now < self._retry_at:
             return self._retry_at - now
         pending = self.store.pending()
-        report = next((p for p in pending if p.kind == "report"), None)
+        alerts = [p for p in pending if p.kind == "alert"]
+        wait_s: Optional[float] = None
+        if any(not p.repeat for p in alerts):  # repeats alone only ride along with a leading alert
+            recent = self.store.alert_deliveries_since(time.time() - self.cap_window_s)
+            if len(recent) < self.settings.hourly_cap:
+                batch = alerts[:MAX_EVENTS_PER_EMAIL]
+                return self._deliver(batch, lambda: self._compose_alerts(batch))
+            room_at = recent[len(recent) - self.settings.hourly_cap] + self.cap_window_s
+            wait_s = max(0.5, room_at - time.time())
+        report = next((p for p in pending if p.kind == "report"), None)  # reports are not rate limited
         if report is not None and self.compose_report is not None:
             return self._deliver([report], lambda: self.compose_report(date.fromisoformat(report.report_day)))
-        alerts = [p for p in pending if p.kind == "alert"]
-        if not any(not p.repeat for p in alerts):
-            return None  # repeats only ride along with a leading alert
-        recent = self.store.alert_deliveries_since(time.time() - self.cap_window_s)
-        if len(recent) >= self.settings.hourly_cap:
-            room_at = recent[len(recent) - self.settings.hourly_cap] + self.cap_window_s
-            return max(0.5, room_at - time.time())
-        batch = alerts[:MAX_EVENTS_PER_EMAIL]
-        return self._deliver(batch, lambda: self._compose_alerts(batch))
+        return wait_s
 
     def _compose_alerts(self, batch: list[OutboxItem]) -> Email:
         repeat_ids = {p.event_id for p in batch if p.repeat}
@@ -160,6 +161,14 @@ class AlertSender:
             return 0
         try:
             mail = compose()
+        except Exception as exc:  # a report that cannot be built would block the queue forever
+            if items[0].kind != "report":
+                self.store.release(token, f"cannot compose: {exc}")
+                raise
+            log.error("daily report for %s not emailed: %s: %s", items[0].report_day, type(exc).__name__, exc)
+            self.store.fail(token, f"{type(exc).__name__}: {exc}")
+            return 0
+        try:
             self.mailer.send(mail)
         except BaseException as exc:
             message = str(exc) if isinstance(exc, KioskError) else f"{type(exc).__name__}: {exc}"

@@ -99,7 +99,7 @@ def bench_outage(folder: Path, label: str, count: int = 50, **email) -> None:
     leftover = store.outbox_counts()
     print(f"outage   {label}: server down, {count} denials -> {waiting} queued (error: {error}); server up -> "
           f"{accounting(server, set(range(1, count + 1)))}; all delivered {delivered_after:.1f} s after the "
-          f"server returned; repeats still waiting for a next alert: {leftover['pending']}")
+          f"server returned; cooldown repeats still waiting for a next alert: {leftover['repeats']}")
 
 
 def bench_kill9(folder: Path, count: int = 20) -> None:

@@ -49,7 +49,7 @@ class EventServices:
         counts = self.store.decision_counts(self._day)
         self._granted = counts.get("granted", 0)
         self._denied = counts.get("denied", 0)
-        self._pending = self.store.outbox_counts()["pending"]
+        self._pending = self._waiting(self.store.outbox_counts())
         self._last_storage_error: Optional[str] = None
         self._storage_errors = 0
         self._stop = threading.Event()
@@ -73,9 +73,8 @@ class EventServices:
             self._housekeeper.join(2.0)
         if finished:
             self.store.close()
-        counts = self._pending
-        if counts:
-            log.info("%d emails stay queued for the next start", counts)
+        if self._pending:
+            log.info("%d alerts/reports stay queued for the next start", self._pending)
 
     # --- the sink --------------------------------------------------------------------------
 
@@ -92,7 +91,7 @@ class EventServices:
                 self._storage_failed(f"snapshot not saved: {type(exc).__name__}: {exc}")
         alert = self._alert_wanted(event)
         try:
-            _, outbox_id = self.store.record_event(event, snapshot, crop, alert, self.cfg.email.cooldown_s)
+            _, outbox_id, repeat = self.store.record_event(event, snapshot, crop, alert, self.cfg.email.cooldown_s)
         except Exception as exc:  # the decision must still be shown at the door; never raise here
             self._storage_failed(f"event not recorded in {self.store.path}: {type(exc).__name__}: {exc}")
             return
@@ -103,9 +102,9 @@ class EventServices:
                     self._granted += 1
                 elif event.decision == "denied":
                     self._denied += 1
-            if outbox_id is not None:
+            if outbox_id is not None and not repeat:
                 self._pending += 1
-        if outbox_id is not None and self.sender is not None:
+        if outbox_id is not None and not repeat and self.sender is not None:
             self.sender.wake()
 
     def _storage_failed(self, message: str) -> None:
@@ -121,9 +120,14 @@ class EventServices:
         if today != self._day:
             self._day, self._granted, self._denied = today, 0, 0
 
+    @staticmethod
+    def _waiting(counts: dict) -> int:
+        """Emails still to go (cooldown repeats are not: they ride along with the next alert)."""
+        return counts.get("pending", 0) + counts.get("sending", 0)
+
     def _on_outbox_progress(self, counts: dict) -> None:
         with self._lock:
-            self._pending = counts.get("pending", 0) + counts.get("sending", 0)
+            self._pending = self._waiting(counts)
 
     def status(self) -> dict[str, Any]:
         """Cheap in-memory figures for the status bar (no disk, no network)."""

@@ -64,7 +64,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     event_id    INTEGER UNIQUE REFERENCES events(id),  -- UNIQUE: one alert per decision episode
     report_day  TEXT,
     repeat      INTEGER NOT NULL DEFAULT 0,  -- 1: within cooldown of an earlier alert, rides along
-    state       TEXT    NOT NULL,    -- pending | sending | sent
+    state       TEXT    NOT NULL,    -- pending | sending | sent | failed (reports only)
     created_at  REAL    NOT NULL,
     attempts    INTEGER NOT NULL DEFAULT 0,
     last_error  TEXT,
@@ -144,16 +144,16 @@ class EventStore:
     # --- events ----------------------------------------------------------------------------
 
     def record_event(self, event: DecisionEvent, snapshot_path: Optional[str], crop_path: Optional[str],
-                     alert: bool, cooldown_s: float) -> tuple[int, Optional[int]]:
+                     alert: bool, cooldown_s: float) -> tuple[int, Optional[int], bool]:
         """Store one decision episode and, if ``alert``, its outbox row, atomically.
 
         An alert within ``cooldown_s`` of the previous leading alert is stored as a *repeat*:
         it never triggers an email itself and is listed in the next email that goes out.
-        Returns (event id, outbox id or None).
+        Returns (event id, outbox id or None, whether the alert is a repeat).
         """
         epoch = event.time.timestamp()
 
-        def work(db: sqlite3.Connection) -> tuple[int, Optional[int]]:
+        def work(db: sqlite3.Connection) -> tuple[int, Optional[int], bool]:
             cur = db.execute(
                 "INSERT INTO events (time, epoch, day, kiosk_id, decision, label, score, faces, policy_note,"
                 " snapshot_path, crop_path) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -163,15 +163,15 @@ class EventStore:
             )
             event_id = int(cur.lastrowid)
             if not alert:
-                return event_id, None
+                return event_id, None, False
             last_lead = db.execute(
-                "SELECT max(e.epoch) FROM outbox o JOIN events e ON e.id = o.event_id"
-                " WHERE o.kind = 'alert' AND o.repeat = 0").fetchone()[0]
-            repeat = last_lead is not None and cooldown_s > 0 and 0 <= epoch - last_lead < cooldown_s
+                "SELECT e.epoch FROM outbox o JOIN events e ON e.id = o.event_id"
+                " WHERE o.kind = 'alert' AND o.repeat = 0 ORDER BY o.id DESC LIMIT 1").fetchone()
+            repeat = last_lead is not None and cooldown_s > 0 and 0 <= epoch - last_lead[0] < cooldown_s
             cur = db.execute(
                 "INSERT INTO outbox (kind, event_id, repeat, state, created_at) VALUES ('alert', ?, ?, 'pending', ?)",
                 (event_id, int(repeat), time.time()))
-            return event_id, int(cur.lastrowid)
+            return event_id, int(cur.lastrowid), repeat
 
         return self._transaction(work)
 
@@ -243,9 +243,11 @@ class EventStore:
                 for r in rows]
 
     def outbox_counts(self) -> dict[str, int]:
-        rows = self._query("SELECT state, count(*) AS n FROM outbox GROUP BY state")
-        counts = {"pending": 0, "sending": 0, "sent": 0}
-        counts.update({r["state"]: int(r["n"]) for r in rows})
+        """Rows per state; ``repeats`` are pending cooldown repeats, which wait for the next alert email."""
+        rows = self._query("SELECT CASE WHEN state = 'pending' AND repeat = 1 THEN 'repeats' ELSE state END AS s,"
+                           " count(*) AS n FROM outbox GROUP BY s")
+        counts = {"pending": 0, "repeats": 0, "sending": 0, "sent": 0, "failed": 0}
+        counts.update({r["s"]: int(r["n"]) for r in rows})
         return counts
 
     def outbox_rows(self, states: Sequence[str] = ("pending", "sending"), limit: int = 200) -> list[dict]:
@@ -279,6 +281,13 @@ class EventStore:
                        " WHERE claim = ?", (delivery_id, token))
             return delivery_id
         return self._transaction(work)
+
+    def fail(self, token: str, error: str) -> None:
+        """A report email that cannot even be composed: give up on it (terminal), keep the reason."""
+        def work(db: sqlite3.Connection) -> None:
+            db.execute("UPDATE outbox SET state = 'failed', claim = NULL, attempts = attempts + 1, last_error = ?"
+                       " WHERE claim = ?", (error, token))
+        self._transaction(work)
 
     def release(self, token: str, error: str) -> None:
         """The send failed: the rows go back to pending, with the reason kept for the admin panel."""

@@ -68,7 +68,7 @@ def test_claim_mark_release_recover_protocol(tmp_path):
     token = store.claim(ids[:2])
     assert token is not None and store.claim(ids[:2]) is None  # already claimed: nobody else takes them
     store.release(token, "cannot connect")
-    assert store.outbox_counts() == {"pending": 3, "sending": 0, "sent": 0}
+    assert store.outbox_counts() == {"pending": 3, "repeats": 0, "sending": 0, "sent": 0, "failed": 0}
     assert {r["last_error"] for r in store.outbox_rows() if r["id"] in ids[:2]} == {"cannot connect"}
 
     token = store.claim(ids)
@@ -76,7 +76,7 @@ def test_claim_mark_release_recover_protocol(tmp_path):
     assert EventStore(tmp_path / "e.sqlite3").recover() == 3
     token = store.claim(ids)
     delivery = store.mark_sent(token, "digest", "<m@x>", time.time())
-    assert store.outbox_counts() == {"pending": 0, "sending": 0, "sent": 3}
+    assert store.outbox_counts() == {"pending": 0, "repeats": 0, "sending": 0, "sent": 3, "failed": 0}
     assert store.deliveries()[0]["id"] == delivery and store.deliveries()[0]["alert_count"] == 3
 
 

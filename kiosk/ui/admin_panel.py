@@ -124,7 +124,8 @@ class AdminPanel:
         granted = sum(1 for e in events if e["decision"] == "granted")
         denied = sum(1 for e in events if e["decision"] == "denied")
         email = "email off" if not state["email_enabled"] else (
-            f"outbox: {outbox['pending']} pending, {outbox['sending']} sending, {outbox['sent']} sent")
+            f"outbox: {outbox['pending']} pending, {outbox['sending']} sending, {outbox['sent']} sent, "
+            f"{outbox['repeats']} cooldown repeats (go with the next alert)")
         error = f"  |  last email error: {state['last_email_error']}" if state.get("last_email_error") else ""
         self.summary.set(f"{data['day']}: {granted} granted, {denied} denied  |  {email}{error}")
 
@@ -150,6 +151,7 @@ class AdminPanel:
     def close(self) -> None:
         self._closed = True
         self.top.destroy()
+        self._photos.clear()  # free the images now, on the Tk thread, not later from a GC on another thread
 
 
 def open_admin_panel(root: tk.Misc, services: "EventServices") -> tk.Toplevel:
