@@ -17,6 +17,7 @@ from kiosk import PRODUCT_NAME
 from kiosk.errors import KioskError
 from kiosk.ui.app import open_display
 from kiosk.ui.banner import DENIED_LOOK, GRANTED_LOOK, WAITING_LOOK
+from kiosk.ui.images import fit_size
 from kiosk.ui.measure import write_door_video
 
 DEMO_DEADLINE_S = 15.0  # the demo loop reaches DENIED after ~3 s and GRANTED after ~6 s
@@ -93,9 +94,10 @@ def test_no_camera_at_all_shows_the_demo_and_says_so(kiosk):
     if Path("/dev/video0").exists():
         pytest.skip("this machine has a camera 0, so the kiosk would not fall back to the demo feed")
     window = kiosk(0, explicit_source=False)  # ``main.py run`` with the default camera and no --source
-    assert pump(window.root, lambda: window.video.frames_shown > 3, 10.0)
-    window.root.update()
-    assert window.status_bar.text_of("notice") == "No camera found: showing the demo feed"
+    notice = "No camera found: showing the demo feed"
+    assert pump(window.root, lambda: window.status_bar.text_of("notice") == notice, 10.0), \
+        window.status_bar.text_of("notice")
+    assert window.video.frames_shown > 0
     assert window.status_bar.text_of("state") == "DEMO"
     assert window.video.message == ""  # the demo plays uncovered; the notice strip explains it
 
@@ -152,3 +154,13 @@ def test_admin_key_opens_one_admin_panel(kiosk):
     xdotool("key", "ctrl+a")  # again: the open panel is raised, not a second one opened
     pump(root, lambda: False, 0.5)
     assert toplevels(root) == [panel]
+
+
+@pytest.mark.parametrize("box, expected", [
+    ((640, 480), (640, 480)),     # same size
+    ((1920, 1080), (1440, 1080)),  # a wide screen: bars left and right
+    ((800, 1200), (800, 600)),    # a portrait screen: bars above and below
+    ((0, 480), (0, 0)),           # not laid out yet: nothing to draw
+])
+def test_fit_size_keeps_the_aspect_ratio(box, expected):
+    assert fit_size(640, 480, *box) == expected

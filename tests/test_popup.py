@@ -23,6 +23,8 @@ def test_repeated_denials_share_one_popup_dismissed_by_a_click(kiosk, tmp_path, 
     assert len(toplevels(root)) == 1  # three denials, one window
     assert popup.count_text == "×3"
     assert popup.window.attributes("-topmost") == 1
+    assert pump(root, lambda: window.status_bar.text_of("today") == "today: 0 granted · 3 denied", 2.0), \
+        window.status_bar.text_of("today")
     root.update()
     screenshot(artifacts_dir / "kiosk_popup_x3.png")
 

@@ -95,8 +95,7 @@ class KioskWindow:
         self._latest: Optional["FrameUpdate"] = None
         self._soft_grant = False
         self._poll_job: Optional[str] = None
-        self._status_at = 0.0
-        self._services_at = -SERVICES_STATUS_S
+        self._status_at = self._services_at = float("-inf")  # when the status bar / services were last read
         self._services_status: dict = {}
         self._admin_window: Optional[tk.Misc] = None
         self._fullscreen = False
@@ -186,6 +185,7 @@ class KioskWindow:
         if event.decision in self.local_counts:
             self.local_counts[event.decision] += 1
         self._soft_grant = event.decision == "granted" and bool(event.policy_note)
+        self._services_at = self._status_at = float("-inf")  # today's counts change now: refresh at once
         if event.decision == "denied" and self.cfg.ui.popup:
             self.popup.show(event)
         elif event.decision == "denied" and self.cfg.ui.sound:
@@ -212,9 +212,9 @@ class KioskWindow:
 
     # --- status bar -------------------------------------------------------------------------
 
-    def _refresh_status(self, force: bool = False) -> None:
+    def _refresh_status(self) -> None:
         now = time.perf_counter()
-        if not force and now - self._status_at < STATUS_REFRESH_S:
+        if now - self._status_at < STATUS_REFRESH_S:
             return
         self._status_at = now
         self.status_bar.show(self.status_info(now))
