@@ -90,6 +90,7 @@ class KioskWindow:
         self.closed = False
         self.on_frame_shown: Optional[Callable[["FrameUpdate"], None]] = None  # for measurements
         self.decisions_seen = 0
+        self.display_errors = 0
         self.local_counts = {"granted": 0, "denied": 0}
         self.display_rate = RateMeter()
         self._latest: Optional["FrameUpdate"] = None
@@ -157,6 +158,10 @@ class KioskWindow:
     def _poll(self) -> None:
         try:
             self.drain()
+        except Exception:  # one bad update must not stop the screen; say so without flooding the log
+            self.display_errors += 1
+            if self.display_errors in (1, 10, 100) or self.display_errors % 1000 == 0:
+                log.exception("could not show an update (%d so far)", self.display_errors)
         finally:
             if not self.closed:
                 self._poll_job = self.root.after(POLL_MS, self._poll)
