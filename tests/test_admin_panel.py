@@ -59,6 +59,7 @@ def test_admin_panel_shows_todays_events_with_thumbnails_and_the_outbox(tmp_path
     queued = [panel.outbox.item(iid)["values"] for iid in panel.outbox.get_children()]
     assert len(queued) == 2 and all("cannot connect to 127.0.0.1" in str(v[4]) for v in queued if v[3])
     summary = panel.summary.get()
+    assert top.panel is panel
     assert "1 granted, 1 denied" in summary and "pending" in summary and "last email error: cannot connect" in summary
     assert top.winfo_exists() and top.title() == "Admin: kiosk test-door"
 

@@ -151,7 +151,11 @@ class AdminPanel:
     def close(self) -> None:
         self._closed = True
         self.top.destroy()
-        self._photos.clear()  # free the images now, on the Tk thread, not later from a GC on another thread
+        # free Tk images and variables now, on the Tk thread, not later from a GC run on another thread
+        self._photos.clear()
+        self.summary = None  # type: ignore[assignment]
+        if getattr(self.top, "panel", None) is self:
+            del self.top.panel  # type: ignore[attr-defined]  # break the cycle so nothing waits for the GC
 
 
 def open_admin_panel(root: tk.Misc, services: "EventServices") -> tk.Toplevel:
