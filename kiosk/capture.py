@@ -119,7 +119,8 @@ class CaptureThread:
         self._last_frame_at = clock()
         self.frames_read = 0
         self.bad_frames = 0
-        self.reconnects = 0
+        self.reconnects = 0  # connections dropped because no frame came for offline_after_s
+        self.connect_attempts = 0
 
     # --- status seen by the analysis thread ----------------------------------------------
 
@@ -160,8 +161,10 @@ class CaptureThread:
 
     # --- the loop ---------------------------------------------------------------------------
 
-    def _connect(self, backoff: float) -> float:
-        """Try to open the source; on failure wait ``backoff`` and return the next backoff."""
+    def _connect(self, backoff: float) -> Optional[float]:
+        """Try to open the source; on failure wait ``backoff`` and return the next backoff
+        (None: the source can never work, give up)."""
+        self.connect_attempts += 1
         try:
             self.source.open()
         except SourceUnavailable as exc:
@@ -169,6 +172,10 @@ class CaptureThread:
                 self._set_status("offline", str(exc))
             self._stop.wait(backoff)
             return min(backoff * 2, self.reconnect_max_s)
+        except Exception as exc:  # e.g. a file deleted while the kiosk runs: it cannot come back
+            log.error("source %s cannot be opened: %s", self.source.label, exc)
+            self._set_status("ended", str(exc).splitlines()[0] if str(exc) else ENDED_TEXT)
+            return None
         self._last_frame_at = self._clock()
         self._set_status("live", self.source.status_text)
         return FIRST_BACKOFF_S
@@ -179,7 +186,10 @@ class CaptureThread:
         try:
             while not self._stop.is_set():
                 if not self.source.is_open:
-                    backoff = self._connect(backoff)
+                    next_backoff = self._connect(backoff)
+                    if next_backoff is None:
+                        return
+                    backoff = next_backoff
                     continue
                 try:
                     raw = self.source.read()
