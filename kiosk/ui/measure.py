@@ -187,20 +187,21 @@ def run_latency_child(loops: int) -> dict:
         cfg = measurement_config(str(video), Path(tmp), base)
         root, window = build_window(cfg)
         samples: list[dict] = []
-        visit = {"appeared": None, "sampled": False}  # the current person's visit
+        visit: dict[str, Any] = {"appeared": None, "decisions": None}  # the current person's visit
 
         def on_shown(update) -> None:
             now = time.perf_counter()
             if update.source_state == "ended":
                 root.after(0, window.close)
             if not person_visible(update.frame):
-                visit.update(appeared=None, sampled=False)
+                visit.update(appeared=None, decisions=None)
                 return
             if visit["appeared"] is None:
-                visit["appeared"] = now
-            if not visit["sampled"] and window.banner.state in ("granted", "denied"):
+                visit.update(appeared=now, decisions=window.decisions_seen)
+            elif visit["decisions"] is not None and window.decisions_seen > visit["decisions"]:
+                # a decision made during this visit (not the previous person's, still held on screen)
                 samples.append({"decision": window.banner.state, "ms": round((now - visit["appeared"]) * 1000, 1)})
-                visit["sampled"] = True
+                visit["decisions"] = None
 
         window.on_frame_shown = on_shown
         window.start()
