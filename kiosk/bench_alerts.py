@@ -88,7 +88,8 @@ def bench_outage(folder: Path, label: str, count: int = 50, **email) -> None:
     time.sleep(1.0)
     error = services.status()["last_email_error"]
     store = EventStore(cfg.resolve_path(cfg.storage.database))
-    waiting = store.outbox_counts()["pending"]
+    queued = store.outbox_counts()
+    waiting = f"{queued['pending']} alerts + {queued['repeats']} cooldown repeats"
     up = time.monotonic()
     with LoopbackSmtp(port=port) as server:
         deadline = time.monotonic() + 30
