@@ -6,10 +6,14 @@ or neither does, and an alert that exists is never forgotten.
 
 Outbox protocol (at-least-once, see ``claim`` / ``mark_sent`` / ``release`` / ``recover``):
 pending --claim--> sending --mark_sent--> sent;  sending --release (SMTP failed)--> pending.
-``recover`` turns rows left in ``sending`` by a crashed process back into pending. The one
-window for a duplicate email is a crash after the SMTP server accepted a message and before
-``mark_sent`` committed (a few milliseconds); every other crash loses and repeats nothing.
-Only one process at a time may run the sender for a database (``SenderLock``).
+``recover`` turns rows left in ``sending`` by a crashed process back into pending.
+Guarantee: at-least-once, and exactly once except in two windows where one email can go out
+twice: (1) the process dies after the SMTP server accepted the message (250 after DATA) and
+before ``mark_sent`` committed (milliseconds); (2) the connection breaks after the server
+accepted the message but before its 250 reply reached us (inherent to SMTP). A retried email
+of the same alerts carries the same Message-ID, so mail systems can spot the duplicate. Every
+other crash or outage loses and repeats nothing. Only one process at a time runs the sender
+for a database (``SenderLock``).
 """
 
 from __future__ import annotations
