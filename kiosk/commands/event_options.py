@@ -4,19 +4,14 @@ opening the event database named in it (read by paths in the file, never created
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from kiosk.config import Config, load_config
+from kiosk.config import Config
 from kiosk.errors import KioskError
 from kiosk.event_store import EventStore
 
 
 def add_config_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help="config file (default: kiosk.toml when present)")
-
-
-def load_command_config(args: argparse.Namespace) -> Config:
-    return load_config(Path(args.config) if args.config else None)
 
 
 def open_store(cfg: Config) -> EventStore:

@@ -12,7 +12,8 @@ import argparse
 import sys
 from datetime import datetime, time
 
-from kiosk.commands.event_options import add_config_option, load_command_config, open_store
+from kiosk.commands.event_options import add_config_option, open_store
+from kiosk.commands.options import load_command_config
 from kiosk.errors import KioskError
 from kiosk.event_table import format_lines, write_csv
 

@@ -13,7 +13,8 @@ import logging
 from datetime import date, datetime
 from pathlib import Path
 
-from kiosk.commands.event_options import add_config_option, load_command_config, open_store
+from kiosk.commands.event_options import add_config_option, open_store
+from kiosk.commands.options import load_command_config
 from kiosk.errors import KioskError
 from kiosk.mailer import Mailer
 from kiosk.report import build_report, compose_report_email

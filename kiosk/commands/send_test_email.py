@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import argparse
 
-from kiosk.commands.event_options import add_config_option, load_command_config
+from kiosk.commands.event_options import add_config_option
+from kiosk.commands.options import load_command_config
 from kiosk.mailer import Mailer, compose_test
 
 
