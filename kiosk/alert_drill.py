@@ -19,6 +19,7 @@ from typing import Any, Optional
 import numpy as np
 
 from kiosk.config import Config, load_config
+from kiosk.example_config import toml_value
 from kiosk.event_services import EventServices
 from kiosk.logging_setup import setup_logging
 from kiosk.records import DecisionEvent
@@ -33,16 +34,6 @@ def denial(cfg: Config, frame: Optional[np.ndarray] = None, when: Optional[datet
     return DecisionEvent(time=when or datetime.now().astimezone(), kiosk_id=cfg.kiosk.id, decision="denied",
                          label="without_mask", score=0.93, faces=1, box=PORTRAIT_FACE_BOX,
                          frame=frame if with_frame else None)
-
-
-def toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, list):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    return repr(value)
 
 
 def write_toml(path: Path, sections: dict[str, dict[str, Any]]) -> Path:
