@@ -8,6 +8,9 @@ import keras
 
 from kiosk.model_spec import ModelSpec
 
+# moving statistics must settle within an epoch or two of ~70 steps (Keras default 0.99 is too slow)
+BN_MOMENTUM = 0.9
+
 
 def build_model(spec: ModelSpec, width: int = 16, dropout: float = 0.3) -> keras.Model:
     """A strided stem conv, then three conv-BN-ReLU-maxpool blocks (2x, 4x, 8x width filters),
@@ -19,11 +22,11 @@ def build_model(spec: ModelSpec, width: int = 16, dropout: float = 0.3) -> keras
     """
     inputs = keras.Input((spec.input_size, spec.input_size, spec.channels), name="face")
     x = keras.layers.Conv2D(width, 3, strides=2, padding="same", use_bias=False, name="stem")(inputs)
-    x = keras.layers.BatchNormalization(name="bn_stem")(x)
+    x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name="bn_stem")(x)
     x = keras.layers.ReLU(name="relu_stem")(x)
     for block, filters in enumerate((width * 2, width * 4, width * 8), 1):
         x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{block}")(x)
-        x = keras.layers.BatchNormalization(name=f"bn{block}")(x)
+        x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"bn{block}")(x)
         x = keras.layers.ReLU(name=f"relu{block}")(x)
         x = keras.layers.MaxPooling2D(name=f"pool{block}")(x)
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)

@@ -175,13 +175,13 @@ def _install(staging: Path, out: Path, names: Sequence[str]) -> None:
 def run_training(settings: TrainSettings) -> dict:
     """Train, export and document one model in ``settings.out``; returns the model card."""
     started = time.monotonic()
+    all_samples = find_samples(settings.data)  # bad folders fail fast, before TensorFlow loads
     configure_tensorflow(settings.threads, settings.seed)
     from kiosk.classifier import MaskClassifier
     from train.export import export_tflite, max_abs_difference
     from train.metrics import choose_threshold, format_report
     from train.plots import plot_confusions, plot_history
 
-    all_samples = find_samples(settings.data)
     classes = class_names(all_samples)
     spec = ModelSpec(classes=classes, input_size=settings.input_size, crop_margin=settings.crop_margin)
     split_of = dict(zip((s.path for s in all_samples), split_samples(all_samples, settings.seed, settings.fractions)))
