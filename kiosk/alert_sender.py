@@ -28,6 +28,7 @@ from kiosk.mailer import Email, Mailer, compose_alert
 log = logging.getLogger(__name__)
 
 MAX_EVENTS_PER_EMAIL = 500  # a digest larger than this is split over several emails
+IDLE_POLL_S = 5.0  # also look at the queue this often: another process may have queued mail
 HOUR_S = 3600.0
 
 ReportComposer = Callable[[date], Email]
@@ -110,7 +111,7 @@ class AlertSender:
                 continue
             if wait_s == 0:
                 continue
-            self._wake.wait(wait_s)
+            self._wake.wait(IDLE_POLL_S if wait_s is None else min(wait_s, IDLE_POLL_S))
             self._wake.clear()
 
     def _report_progress(self) -> None:

@@ -168,8 +168,10 @@ class EventServices:
                 self.cleanup_retention()
             try:
                 self._schedule_report()
+                if not (self.sender and self.sender.running):  # nobody else refreshes the outbox figure
+                    self._on_outbox_progress(self.store.outbox_counts())
             except (sqlite3.Error, OSError) as exc:
-                log.error("daily report not scheduled: %s", exc)
+                log.error("housekeeping: %s", exc)
             self._stop.wait(HOUSEKEEPING_EVERY_S)
 
     def cleanup_retention(self, today: Optional[date] = None) -> int:

@@ -164,3 +164,20 @@ def test_hourly_cap_rolls_further_alerts_into_one_digest(tmp_path):
     assert digest.event_ids == [3, 4, 5, 6, 7]
     assert digest.message["Subject"].startswith("[test-door] Digest: 5 alerts")
     assert delivered_ids(server) == Counter({i: 1 for i in range(1, 8)})
+
+
+def test_two_processes_on_one_database_send_each_alert_once(tmp_path):
+    """Only the holder of the sender lock sends; the other process only queues."""
+    with LoopbackSmtp() as server:
+        cfg = make_config(tmp_path, server.port)
+        first, second = EventServices(cfg), EventServices(cfg)
+        first.start()
+        second.start()
+        assert first.status()["sender_running"] and not second.status()["sender_running"]
+        second.on_decision(denial(cfg))  # queued by the second process, found by the first's idle poll
+        server.wait_for_events({1}, timeout_s=15)
+        first.on_decision(denial(cfg))
+        server.wait_for_events({1, 2}, timeout_s=15)
+        second.stop()
+        first.stop()
+    assert delivered_ids(server) == Counter({1: 1, 2: 1})

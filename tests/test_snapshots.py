@@ -3,6 +3,7 @@ and a broken snapshot folder that must not stop the decision from being recorded
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -85,3 +86,17 @@ def test_unwritable_snapshot_folder_still_records_the_decision(tmp_path, caplog)
     assert status["storage_errors"] == 1 and status["last_storage_error"].startswith("snapshot not saved: NotADirectoryError")
     assert status["denied_today"] == 1
     assert len([r for r in caplog.records if "snapshot not saved" in r.getMessage()]) == 1
+
+
+def test_retention_runs_by_itself_when_the_services_start(tmp_path):
+    cfg = make_config(tmp_path, storage={"retention_days": 7})
+    services = EventServices(cfg)
+    services.on_decision(denial(cfg, when=datetime.now().astimezone() - timedelta(days=8)))
+    old_files = [Path(p) for p in (services.store.events()[0]["snapshot_path"], services.store.events()[0]["crop_path"])]
+    assert all(p.is_file() for p in old_files)
+    services.start()
+    deadline = datetime.now() + timedelta(seconds=15)
+    while any(p.exists() for p in old_files) and datetime.now() < deadline:
+        time.sleep(0.05)
+    services.stop()
+    assert not any(p.exists() for p in old_files)
