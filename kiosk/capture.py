@@ -79,6 +79,7 @@ class CapturedFrame:
     image: np.ndarray  # BGR uint8, H x W x 3
     index: int  # frames read from the source so far (0-based)
     timestamp: float  # seconds: media time (index / fps) for files and the demo, else time.monotonic()
+    captured_at: float = 0.0  # time.monotonic() when it was read: for latency figures
 
 
 @dataclass(frozen=True)
@@ -218,7 +219,7 @@ class CaptureThread:
                             return
                 else:
                     timestamp = self._last_frame_at
-                item = CapturedFrame(frame, index, timestamp)
+                item = CapturedFrame(frame, index, timestamp, self._clock())
                 if self.lossless:
                     if not self.slot.put_wait(item, self._stop):
                         return

@@ -46,6 +46,7 @@ class FrameUpdate:
     status_text: str  # "" or e.g. "No camera found: showing the demo feed", "Camera offline — reconnecting"
     analysis_fps: float
     frame_index: int
+    captured_at: float = 0.0  # time.monotonic() when the frame was read (0 for status-only updates)
 
 
 class _RateMeter:
@@ -162,7 +163,7 @@ class KioskRuntime:
         self.frames_analyzed += 1
         self._fps = self._rate.tick(time.monotonic())
         self._last_frame, self._last_index = item.image, item.index
-        self._publish(item.image, results, step.state, step.event, self.capture.status, item.index)
+        self._publish(item.image, results, step.state, step.event, self.capture.status, item.index, item.captured_at)
 
     def _idle(self) -> bool:
         """No new frame: keep the screen informed (offline, ended); True when the runtime is done."""
@@ -193,11 +194,12 @@ class KioskRuntime:
                 log.exception("decision sink %s failed", type(sink).__name__)
 
     def _publish(self, frame: np.ndarray, results: list[FaceResult], state: DecisionState,
-                 decision: Optional[DecisionEvent], status: SourceStatus, index: int) -> None:
+                 decision: Optional[DecisionEvent], status: SourceStatus, index: int,
+                 captured_at: float = 0.0) -> None:
         source_state = status.state if status.state != "connecting" else "offline"
         update = FrameUpdate(frame=frame, results=list(results), state=state, decision=decision,
                              source_label=self.source.label, source_state=source_state, status_text=status.text,
-                             analysis_fps=round(self._fps, 1), frame_index=index)
+                             analysis_fps=round(self._fps, 1), frame_index=index, captured_at=captured_at)
         self._last_published = (status.state, status.text)
         self._last_published_at = time.monotonic()
         self._put_latest(update)

@@ -13,7 +13,6 @@ import pytest
 
 from kiosk.commands import run as run_command
 from kiosk.config import SECTIONS, Config, ConfigError, load_config, with_overrides
-from kiosk.example_config import render_example
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = PROJECT_ROOT / "kiosk.example.toml"
@@ -42,12 +41,8 @@ def test_example_config_loads_and_documents_every_key():
     document = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
     assert list(document) == list(SECTIONS)
     for name, cls in SECTIONS.items():
-        assert sorted(document[name]) == sorted(f.name for f in dataclasses.fields(cls)), f"[{name}] out of sync"
-
-
-def test_example_config_is_the_generated_one():
-    assert EXAMPLE.read_text(encoding="utf-8") == render_example(), (
-        "kiosk.example.toml is stale: python -m kiosk.example_config > kiosk.example.toml")
+        assert sorted(document[name]) == sorted(f.name for f in dataclasses.fields(cls)), (
+            f"[{name}] out of sync: python -m kiosk.example_config > kiosk.example.toml")
 
 
 def test_example_explains_every_key_in_a_comment():

@@ -24,7 +24,7 @@ from kiosk.commands.options import add_pipeline_options, load_command_config
 from kiosk.config import Config, with_overrides
 from kiosk.errors import KioskError
 from kiosk.logging_setup import setup_logging
-from kiosk.sources import parse_source
+from kiosk.sources import DEMO, parse_source
 
 log = logging.getLogger("kiosk.run")
 
@@ -55,11 +55,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _cli_source(value: Optional[str]) -> Any:
-    """A file or folder named on the command line is relative to the working directory."""
+    """A file or folder named on the command line is relative to the working directory
+    (in the config file, to the project folder)."""
     if value is None:
         return None
     source = parse_source(value)
-    if isinstance(source, str) and "://" not in source and Path(source).expanduser().exists():
+    if isinstance(source, str) and "://" not in source and source.strip().lower() != DEMO:
         return str(Path(source).expanduser().resolve())
     return source
 

@@ -1,0 +1,140 @@
+"""Headless mode end to end: real model, default detector, generated videos, real subprocesses."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kiosk.classifier import MaskClassifier
+from kiosk.config import CameraSection, Config, ModelSection, StorageSection
+from kiosk.headless import build_headless_runtime, run_headless
+from kiosk.pipeline import FrameAnalyzer, build_detector
+from kiosk.sources import open_source
+from kiosk.synthetic import load_portrait, masked_portrait, place_on_canvas
+from kiosk.video_io import VideoWriter
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+FPS = 25
+SIZE = (640, 480)
+JSON_KEYS = {"time", "decision", "label", "score", "faces"}
+
+
+def door_video(path: Path, fps: int = FPS) -> Path:
+    """1 s nobody, 3 s a person without a mask, 1 s nobody, 3 s a person with a mask."""
+    blank = np.full((SIZE[1], SIZE[0], 3), 90, np.uint8)
+    unmasked, _, _ = place_on_canvas(load_portrait(), SIZE, 0.8)
+    masked, _, _ = place_on_canvas(masked_portrait(), SIZE, 0.8)
+    with VideoWriter(path, fps) as writer:
+        for frame, seconds in ((blank, 1), (unmasked, 3), (blank, 1), (masked, 3)):
+            for _ in range(seconds * fps):
+                writer.write(frame)
+        return writer.path
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory) -> Path:
+    return door_video(tmp_path_factory.mktemp("headless") / "door.mp4")
+
+
+@pytest.fixture()
+def config_file(tmp_path) -> Path:
+    """Event log and snapshots inside the test's folder, everything else default."""
+    path = tmp_path / "kiosk.toml"
+    path.write_text(f'[storage]\ndatabase = "{tmp_path / "events.sqlite3"}"\nsnapshots = "{tmp_path / "snaps"}"\n',
+                    encoding="utf-8")
+    return path
+
+
+def main_command(*argv: str) -> list[str]:
+    return [sys.executable, str(PROJECT_ROOT / "main.py"), *argv]
+
+
+def decisions_of(stdout: str) -> list[dict]:
+    lines = [json.loads(line) for line in stdout.splitlines()]
+    for line in lines:
+        assert set(line) == JSON_KEYS
+        assert line["decision"] in ("granted", "denied")
+        assert 0.0 <= line["score"] <= 1.0 and isinstance(line["faces"], int)
+    return lines
+
+
+def test_headless_prints_denied_then_granted_for_a_door_video(video, config_file, model_dir):
+    done = subprocess.run(main_command("run", "--headless", "--source", str(video), "--config", str(config_file),
+                                       "--model", str(model_dir)),
+                          capture_output=True, text=True, timeout=240, cwd=PROJECT_ROOT)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = decisions_of(done.stdout)
+    assert [(d["decision"], d["label"], d["faces"]) for d in lines] == [
+        ("denied", "without_mask", 1), ("granted", "with_mask", 1)], done.stdout
+    # media time: the denial comes within the unmasked part (1..4 s), the grant within the masked part (5..8 s)
+    times = [d["time"] for d in lines]
+    assert times == sorted(times)
+
+
+def test_file_replay_is_lossless_and_deterministic(video, tmp_path, model_dir):
+    cfg = dataclasses.replace(
+        Config(), camera=dataclasses.replace(CameraSection(), source=str(video)),
+        model=ModelSection(dir=str(model_dir)),
+        storage=dataclasses.replace(StorageSection(), database=str(tmp_path / "e.db"), snapshots=str(tmp_path / "s")))
+    analyzer = FrameAnalyzer(build_detector(cfg.detection), MaskClassifier(model_dir))
+    runs = []
+    for _ in range(2):
+        out = io.StringIO()
+        runtime = build_headless_runtime(cfg, analyzer, open_source(cfg), stream=out)
+        assert run_headless(runtime) == 0
+        assert runtime.frames_analyzed == 8 * FPS and runtime.frames.dropped == 0
+        updates = []
+        while not runtime.updates.empty():
+            updates.append(runtime.updates.get_nowait())
+        assert updates[-1].source_state == "ended" and updates[-1].status_text == "Video ended"
+        runs.append([{k: v for k, v in d.items() if k != "time"} for d in decisions_of(out.getvalue())])
+    assert runs[0] == runs[1] and len(runs[0]) == 2
+
+
+def test_max_frames_stops_and_tensorflow_is_never_imported(config_file, model_dir):
+    script = (
+        "import sys\n"
+        "from kiosk.cli import main\n"
+        f"rc = main(['run', '--headless', '--source', 'demo', '--max-frames', '12', '--config', {str(config_file)!r},"
+        f" '--model', {str(model_dir)!r}])\n"
+        "heavy = sorted(m for m in ('tensorflow', 'keras', 'tkinter') if m in sys.modules)\n"
+        "print('HEAVY', heavy, file=sys.stderr)\n"
+        "sys.exit(rc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT)
+    assert done.returncode == 0, done.stderr
+    assert "HEAVY []" in done.stderr
+    assert "12 frames analysed" in done.stderr
+    assert done.stdout == ""  # the demo starts with 1.5 s of nobody: no decision in 12 frames
+
+
+def test_sigterm_stops_a_headless_run_cleanly(config_file, model_dir):
+    proc = subprocess.Popen(main_command("run", "--headless", "--source", "demo", "--config", str(config_file),
+                                         "--model", str(model_dir)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=PROJECT_ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        started = False
+        while time.monotonic() < deadline and not started:
+            line = proc.stderr.readline()
+            started = "kiosk runtime started" in line
+        assert started, "the headless run never started"
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr
+    assert "SIGTERM received: stopping" in stderr and "headless run finished" in stderr
+    assert "Traceback" not in stderr
+    decisions_of(stdout)  # whatever was decided before the signal is complete JSON lines
