@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from typing import Optional
 
@@ -10,7 +9,6 @@ import numpy as np
 import pytest
 
 from kiosk.capture import OFFLINE_TEXT, CaptureThread, LatestSlot, as_bgr_frame
-from kiosk.config import CameraSection, Config
 from kiosk.demo_feed import DemoFeed
 from kiosk.sources import FrameSource, SourceUnavailable
 

@@ -10,17 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
+from test_headless import config_file  # noqa: F401  (fixture: event log in tmp_path)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture()
-def config_file(tmp_path) -> Path:
-    path = tmp_path / "kiosk.toml"
-    path.write_text(f'[storage]\ndatabase = "{tmp_path / "events.sqlite3"}"\nsnapshots = "{tmp_path / "snaps"}"\n',
-                    encoding="utf-8")
-    return path
 
 
 def run_main(*argv: str, cwd: Path = PROJECT_ROOT, env: dict | None = None) -> subprocess.CompletedProcess:

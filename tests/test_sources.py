@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import threading
 from pathlib import Path
 
 import cv2
@@ -27,8 +26,8 @@ from kiosk.sources import (
     open_source,
     parse_source,
 )
-from kiosk.synthetic import place_on_canvas
 from kiosk.video_io import VideoWriter
+from test_capture import wait_until
 
 MISSING_CAMERA = 99
 
@@ -42,15 +41,6 @@ def write_video(path: Path, frames: list[np.ndarray], fps: float = 25.0) -> Path
         for frame in frames:
             writer.write(frame)
         return writer.path
-
-
-def wait_until(condition, timeout: float = 10.0) -> bool:
-    done = threading.Event()
-    for _ in range(int(timeout / 0.02)):
-        if condition():
-            return True
-        done.wait(0.02)
-    return condition()
 
 
 def numbered_frames(count: int) -> list[np.ndarray]:
