@@ -19,7 +19,15 @@ PORTRAIT_FACE_BOX: Box = (155, 105, 222, 222)
 
 
 def portrait_path() -> Path:
-    import matplotlib
+    """Found without importing matplotlib (0.8 s of start-up the kiosk's demo feed cannot afford)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("matplotlib")
+    if spec is not None and spec.submodule_search_locations:
+        path = Path(list(spec.submodule_search_locations)[0]) / "mpl-data" / "sample_data" / "grace_hopper.jpg"
+        if path.is_file():
+            return path
+    import matplotlib  # pragma: no cover - an unusual install layout
 
     return Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
 
