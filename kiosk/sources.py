@@ -302,7 +302,7 @@ def open_source(cfg: Config, explicit: bool = False) -> FrameSource:
         if is_default_camera and cfg.camera.fallback_to_demo:
             from kiosk.demo_feed import DemoFeed
 
-            log.warning("%s; showing the demo feed", exc)
+            log.warning("%s cannot be opened: showing the demo feed", source.label)
             demo = DemoFeed(size=(cfg.camera.width, cfg.camera.height), status_text=DEMO_FALLBACK_TEXT)
             demo.open()
             return demo
