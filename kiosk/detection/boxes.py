@@ -1,0 +1,64 @@
+"""Box geometry shared by the detectors and the evaluation: overlap, suppression, matching."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from kiosk.preprocessing import Box
+
+
+def iou(a: Box, b: Box) -> float:
+    """Intersection over union of two (x, y, w, h) boxes."""
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    iw = min(ax + aw, bx + bw) - max(ax, bx)
+    ih = min(ay + ah, by + bh) - max(ay, by)
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    inter = iw * ih
+    return inter / float(aw * ah + bw * bh - inter)
+
+
+def overlap_of_smaller(a: Box, b: Box) -> float:
+    """How much of the smaller box lies inside the other (1.0 = fully nested)."""
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    iw = min(ax + aw, bx + bw) - max(ax, bx)
+    ih = min(ay + ah, by + bh) - max(ay, by)
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    return iw * ih / float(min(aw * ah, bw * bh))
+
+
+def non_max_suppression(boxes: Sequence[Box], scores: Sequence[float], iou_threshold: float = 0.3,
+                        nested_threshold: float = 0.8) -> list[int]:
+    """Indices of the boxes to keep, best score first.
+
+    A box is dropped when it overlaps a better one by ``iou_threshold`` or lies mostly inside it
+    (``nested_threshold``): cascades often report a face and a smaller box on the same face.
+    """
+    order = sorted(range(len(boxes)), key=lambda i: scores[i], reverse=True)
+    kept: list[int] = []
+    for i in order:
+        if all(iou(boxes[i], boxes[k]) < iou_threshold and overlap_of_smaller(boxes[i], boxes[k]) < nested_threshold
+               for k in kept):
+            kept.append(i)
+    return kept
+
+
+def match_boxes(truth: Sequence[Box], found: Sequence[Box], min_iou: float = 0.3) -> dict[int, int]:
+    """Greedy one-to-one matching {truth index: found index}, highest IoU pairs first."""
+    pairs = sorted(
+        ((iou(t, f), ti, fi) for ti, t in enumerate(truth) for fi, f in enumerate(found)),
+        reverse=True,
+    )
+    matched: dict[int, int] = {}
+    used: set[int] = set()
+    for overlap, ti, fi in pairs:
+        if overlap < min_iou:
+            break
+        if ti in matched or fi in used:
+            continue
+        matched[ti] = fi
+        used.add(fi)
+    return matched

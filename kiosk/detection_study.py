@@ -1,0 +1,160 @@
+"""Measure face-detector variants step by step on PASCAL VOC-annotated photos.
+
+    python -m kiosk.detection_study SCENES_DIR [--every N] [--min-size 60] [--steps a,b,...] [--json]
+
+For each variant: detection recall per class (faces at least ``--min-size`` px wide, IoU >= 0.3
+one-to-one), false detections per photo and precision (detections matching no annotated face of
+any size), mean CPU ms per photo, and CPU ms per 640x480 frame with one face on one core (the kiosk's
+budget: about 12 ms of detection keeps the whole pipeline at 60 fps). No classifier is involved.
+The steps run from the stock cascade up to the tuned default, then the optional BlazeFace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import cv2
+import numpy as np
+
+from kiosk.detection import FaceDetector
+from kiosk.detection.haar import FRONTAL_ALT2, FRONTAL_DEFAULT, HaarDetector, HaarSettings, StockHaarDetector
+from kiosk.errors import KioskError
+from kiosk.evaluate import run_scenes, score_photo, summarize
+from kiosk.logging_setup import setup_logging
+from kiosk.media import read_image
+from kiosk.synthetic import masked_portrait, place_on_canvas
+from kiosk.voc import Scene, iter_scenes
+
+log = logging.getLogger("kiosk.detection_study")
+
+ONLY_DEFAULT = (FRONTAL_DEFAULT,)
+BOTH = (FRONTAL_DEFAULT, FRONTAL_ALT2)
+
+
+def _haar(**settings) -> Callable[[], FaceDetector]:
+    return lambda: HaarDetector(40, HaarSettings(**settings))
+
+
+def _blazeface(variant: str, **options) -> Callable[[], FaceDetector]:
+    def make() -> FaceDetector:
+        from kiosk.detection.blazeface import BlazeFaceDetector
+
+        return BlazeFaceDetector(variant, **options)
+
+    return make
+
+
+# name -> (what changed, factory); in the order of the step table
+STEPS: dict[str, tuple[str, Callable[[], FaceDetector]]] = {
+    "stock": ("haar-stock: default cascade, (1.1, 5)", lambda: StockHaarDetector(40)),
+    "equalise": ("+ histogram equalisation", _haar(cascades=ONLY_DEFAULT, equalize="hist", nms=False)),
+    "clahe": ("  (CLAHE instead of equalisation)", _haar(cascades=ONLY_DEFAULT, equalize="clahe", nms=False)),
+    "alt2": ("+ alt2 cascade, union + NMS", _haar(cascades=BOTH, equalize="hist")),
+    "neighbours3": ("+ min_neighbors 3", _haar(cascades=BOTH, equalize="hist", min_neighbors=3)),
+    "eyes": ("+ eyes rescue weak (2-4) boxes", _haar(cascades=BOTH, equalize="hist", min_neighbors=5, eye_neighbors=2)),
+    "noeq-eyes": ("  same without equalisation", _haar(cascades=BOTH, equalize="none", min_neighbors=5, eye_neighbors=2)),
+    "half": ("  eyes variant on a 320 px wide copy", _haar(cascades=BOTH, equalize="hist", eye_neighbors=2, max_width=320)),
+    "blazeface": ("blazeface (short range), score 0.5", _blazeface("short", min_score=0.5)),
+    "blazeface-0.4": ("blazeface (short range), score 0.4", _blazeface("short", min_score=0.4)),
+    "blazeface-notiles": ("  blazeface without tiles", _blazeface("short", min_score=0.5, tiles=False)),
+    "blazeface-full": ("blazeface-full (full range), score 0.5", _blazeface("full", min_score=0.5)),
+}
+
+
+def kiosk_frame_ms(detector: FaceDetector, repeats: int = 20) -> float:
+    """Median CPU ms per call on a 640x480 frame with one masked face, as the kiosk would see.
+
+    CPU time (not wall time) so that other jobs sharing the machine do not inflate the figure.
+    """
+    frame, _, _ = place_on_canvas(masked_portrait(), (640, 480), 0.6)
+    detector.detect(frame)
+    times = []
+    for _ in range(repeats):
+        start = time.process_time()
+        detector.detect(frame)
+        times.append(time.process_time() - start)
+    return 1000 * float(np.median(times))
+
+
+def measure(detector: FaceDetector, scenes: list[Scene], frames: dict[str, np.ndarray], min_size: int) -> dict:
+    def one(scene: Scene):
+        frame = frames[scene.photo_id]
+        start = time.process_time()
+        boxes = detector.detect(frame)
+        return score_photo(scene, boxes, [], time.process_time() - start)
+
+    summary = summarize(run_scenes(scenes, one), min_size)
+    summary["kiosk_frame_ms"] = round(kiosk_frame_ms(detector), 2)
+    return summary
+
+
+def format_row(name: str, what: str, summary: dict, min_size: int) -> str:
+    figures = summary["by_size"][f"min_{min_size}px"]
+    recalls = " ".join(f"{figures.get(c, {}).get('recall') or 0:>7.3f}"
+                       for c in ("with_mask", "without_mask", "with_incorrect_mask"))
+    return (f"{name:<18} {what:<40} {recalls} {summary['false_detections_per_photo']:>7.3f}"
+            f" {summary['precision'] or 0:>6.3f} {summary['ms_per_photo_mean']:>8.1f} {summary['kiosk_frame_ms']:>8.1f}")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("scenes", metavar="SCENES_DIR", help="folder with images/ and annotations/ (PASCAL VOC)")
+    parser.add_argument("--every", type=int, default=1, metavar="N", help="use every N-th photo (quicker)")
+    parser.add_argument("--min-size", type=int, default=60, metavar="PX", help="recall over faces at least this wide")
+    parser.add_argument("--steps", default=",".join(STEPS), help=f"comma-separated steps (default all: {','.join(STEPS)})")
+    parser.add_argument("--json", action="store_true", help="one JSON line per step instead of the table")
+
+
+def run(args: argparse.Namespace) -> int:
+    cv2.setNumThreads(1)  # one core, as budgeted for the kiosk
+    names = [n.strip() for n in args.steps.split(",") if n.strip()]
+    unknown = [n for n in names if n not in STEPS]
+    if unknown:
+        raise KioskError(f"unknown step(s) {', '.join(unknown)}; known: {', '.join(STEPS)}")
+    scenes = list(iter_scenes(Path(args.scenes)))[:: max(1, args.every)]
+    if not scenes:
+        raise KioskError(f"{args.scenes}: no annotated photos found")
+    frames = {scene.photo_id: read_image(scene.image_path) for scene in scenes}
+    log.info("%d photos, %d faces", len(scenes), sum(len(s.faces) for s in scenes))
+    if not args.json:
+        print(f"{len(scenes)} photos; recall of faces >= {args.min_size} px; FP = false detections per photo;"
+              f" ms/photo on these photos; kiosk ms = 640x480 frame, one face, one core")
+        print(f"{'step':<18} {'what':<40} {'masked':>7} {'bare':>7} {'badmask':>7} {'FP':>7} {'prec':>6}"
+              f" {'ms/photo':>8} {'kiosk ms':>8}")
+    for name in names:
+        what, factory = STEPS[name]
+        log.info("step %s: %s", name, what.strip())
+        try:
+            detector = factory()
+        except KioskError as exc:
+            log.warning("step %s skipped: %s", name, exc)
+            continue
+        summary = measure(detector, scenes, frames, args.min_size)
+        if args.json:
+            print(json.dumps({"step": name, "what": what.strip(), **summary}), flush=True)
+        else:
+            print(format_row(name, what, summary, args.min_size), flush=True)
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kiosk.detection_study", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    setup_logging(args.log_level)
+    try:
+        return run(args)
+    except KioskError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""Face detectors on the public-domain portrait: real cascades, real BlazeFace weights, real model."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from kiosk.config import ConfigError, Config, build_config
+from kiosk.detection import DETECTOR_NAMES, build_detector
+from kiosk.detection.boxes import iou, match_boxes, non_max_suppression
+from kiosk.model_spec import WITH_MASK, WITHOUT_MASK
+from kiosk.pipeline import FrameAnalyzer
+from kiosk.classifier import MaskClassifier
+from kiosk.synthetic import PORTRAIT_FACE_BOX, place_on_canvas
+
+
+def detector(name: str):
+    return build_detector(dataclasses.replace(Config().detection, detector=name))
+
+
+def best_iou(boxes, truth) -> float:
+    return max((iou(tuple(b), truth) for b in boxes), default=0.0)
+
+
+def canvas_box(scale: float, origin: tuple[int, int]) -> tuple[int, int, int, int]:
+    x, y, w, h = PORTRAIT_FACE_BOX
+    return (int(x * scale + origin[0]), int(y * scale + origin[1]), int(w * scale), int(h * scale))
+
+
+@pytest.fixture(scope="module", params=DETECTOR_NAMES)
+def any_detector(request):
+    return detector(request.param)
+
+
+def test_every_detector_finds_the_portrait_face(any_detector, portrait):
+    boxes = any_detector.detect(portrait)
+    assert len(boxes) == 1, boxes
+    assert best_iou(boxes, PORTRAIT_FACE_BOX) >= 0.5
+
+
+@pytest.mark.parametrize("scale, offset", [(0.8, (0, 0)), (0.5, (-120, 40))])
+def test_every_detector_finds_the_portrait_on_a_640x480_frame(any_detector, portrait, scale, offset):
+    frame, used_scale, origin = place_on_canvas(portrait, (640, 480), scale, offset)
+    boxes = any_detector.detect(frame)
+    assert len(boxes) == 1, boxes
+    assert best_iou(boxes, canvas_box(used_scale, origin)) >= 0.5
+
+
+def test_every_detector_sees_nothing_in_blank_and_noise_frames(any_detector):
+    rng = np.random.default_rng(7)
+    blank = np.full((480, 640, 3), 128, np.uint8)
+    noise = rng.integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    assert any_detector.detect(blank) == []
+    assert any_detector.detect(noise) == []
+
+
+def test_detectors_accept_grayscale_frames(any_detector, portrait):
+    gray = portrait.mean(axis=2).astype(np.uint8)
+    assert best_iou(any_detector.detect(gray), PORTRAIT_FACE_BOX) >= 0.5
+
+
+def test_the_default_detector_finds_the_masked_portrait_the_stock_one_misses(masked_portrait):
+    assert Config().detection.detector == "haar"
+    assert detector("haar-stock").detect(masked_portrait) == []  # the baseline's blind spot
+    boxes = detector("haar").detect(masked_portrait)
+    assert len(boxes) == 1, boxes
+    assert best_iou(boxes, PORTRAIT_FACE_BOX) >= 0.5
+
+
+def test_masked_portrait_is_found_and_classified_masked_by_the_real_model(masked_portrait, portrait, model_dir):
+    analyzer = FrameAnalyzer(detector("haar"), MaskClassifier(model_dir))
+    masked = analyzer.analyze(masked_portrait)
+    bare = analyzer.analyze(portrait)
+    assert [r.label for r in masked] == [WITH_MASK]
+    assert [r.label for r in bare] == [WITHOUT_MASK]
+    assert masked[0].mask_probability > bare[0].mask_probability
+
+
+def test_config_names_the_detectors_and_rejects_others():
+    for name in DETECTOR_NAMES:
+        assert build_config({"detection": {"detector": name}}).detection.detector == name
+    with pytest.raises(ConfigError, match=r"\[detection\] detector = \"yolo\""):
+        build_config({"detection": {"detector": "yolo"}})
+
+
+def test_non_max_suppression_keeps_the_best_of_overlapping_and_nested_boxes():
+    boxes = [(100, 100, 100, 100), (105, 102, 98, 100), (120, 120, 40, 40), (400, 100, 80, 80)]
+    kept = non_max_suppression(boxes, [5.0, 9.0, 3.0, 4.0])
+    assert kept == [1, 3]
+
+
+def test_matching_is_one_to_one_and_needs_iou_0_3():
+    truth = [(0, 0, 100, 100), (300, 0, 100, 100)]
+    found = [(5, 5, 100, 100), (10, 0, 100, 100), (300, 60, 100, 100)]  # the last overlaps 0.25
+    assert match_boxes(truth, found, 0.3) == {0: 0}
