@@ -142,7 +142,8 @@ class ModelSection:
 
 @dataclass(frozen=True)
 class DetectionSection:
-    detector: str = setting("haar", one_of("haar", "haar-stock", "mtcnn"), "Face detector")
+    detector: str = setting("haar", one_of("haar", "haar-stock", "blazeface", "blazeface-full"),
+                            "Face detector: haar (tuned cascades), haar-stock (baseline), blazeface[-full] (neural, optional)")
     min_face_px: int = setting(40, int_range(16, 1000), "Smallest face width to look for, in pixels")
     max_width: int = setting(640, int_range(160, 3840), "Frames wider than this are scaled down for detection")
 
