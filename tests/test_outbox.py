@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from event_helpers import make_config, write_config
+from test_capture import wait_until
 from kiosk.alert_drill import denial
 from kiosk.config import Config
 from kiosk.event_services import EventServices
@@ -25,15 +25,6 @@ from kiosk.loopback_smtp import LoopbackSmtp, free_port
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-
-def wait_until(condition, timeout_s: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def delivered_ids(server: LoopbackSmtp) -> Counter:
@@ -132,7 +123,7 @@ def test_person_denied_for_60_s_gets_exactly_one_email(tmp_path):
         store = EventStore(cfg.resolve_path(cfg.storage.database))
         assert wait_until(lambda: store.outbox_counts()["sent"] == carried)
         services.sender.wake()  # repeats alone must never cause an email
-        assert not wait_until(lambda: len(server.received) > 1, timeout_s=1.0)
+        assert not wait_until(lambda: len(server.received) > 1, timeout=1.0)
         assert len(server.received) == 1
         assert Counter(e["alert_state"] for e in store.events()) == {"sent": carried, "pending-repeat": 60 - carried}
         assert wait_until(lambda: services.status()["outbox_pending"] == 0)  # repeats are not "stuck" mail
