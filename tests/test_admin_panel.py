@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -12,16 +11,7 @@ from kiosk.alert_drill import denial
 from kiosk.event_services import EventServices
 from kiosk.loopback_smtp import free_port
 from kiosk.records import DecisionEvent
-
-
-def pump_until(root, condition, timeout_s: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        root.update()
-        if condition():
-            return True
-        time.sleep(0.01)
-    return False
+from ui_helpers import pump
 
 
 @pytest.fixture
@@ -46,11 +36,11 @@ def test_admin_panel_shows_todays_events_with_thumbnails_and_the_outbox(tmp_path
     services.on_decision(denial(cfg, when=now))
     services.on_decision(DecisionEvent(time=now + timedelta(seconds=1), kiosk_id=cfg.kiosk.id, decision="granted", label="with_mask",
                                        score=0.97, faces=1))
-    assert pump_until(tk_root, lambda: services.status()["last_email_error"] is not None)
+    assert pump(tk_root, lambda: services.status()["last_email_error"] is not None, timeout_s=15)
 
     top = open_admin_panel(tk_root, services)
     panel = top.panel
-    assert pump_until(tk_root, lambda: panel.loads >= 1)
+    assert pump(tk_root, lambda: panel.loads >= 1, timeout_s=15)
 
     rows = [panel.events.item(iid) for iid in panel.events.get_children()]
     assert [r["values"][1] for r in rows] == ["granted", "denied"]  # newest first, only today
