@@ -7,27 +7,25 @@ from typing import Sequence
 from kiosk.preprocessing import Box
 
 
-def iou(a: Box, b: Box) -> float:
-    """Intersection over union of two (x, y, w, h) boxes."""
+def intersection(a: Box, b: Box) -> int:
+    """Area two (x, y, w, h) boxes share."""
     ax, ay, aw, ah = a
     bx, by, bw, bh = b
     iw = min(ax + aw, bx + bw) - max(ax, bx)
     ih = min(ay + ah, by + bh) - max(ay, by)
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    inter = iw * ih
-    return inter / float(aw * ah + bw * bh - inter)
+    return iw * ih if iw > 0 and ih > 0 else 0
+
+
+def iou(a: Box, b: Box) -> float:
+    """Intersection over union of two (x, y, w, h) boxes."""
+    inter = intersection(a, b)
+    return inter / float(a[2] * a[3] + b[2] * b[3] - inter) if inter else 0.0
 
 
 def overlap_of_smaller(a: Box, b: Box) -> float:
     """How much of the smaller box lies inside the other (1.0 = fully nested)."""
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    iw = min(ax + aw, bx + bw) - max(ax, bx)
-    ih = min(ay + ah, by + bh) - max(ay, by)
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    return iw * ih / float(min(aw * ah, bw * bh))
+    inter = intersection(a, b)
+    return inter / float(min(a[2] * a[3], b[2] * b[3])) if inter else 0.0
 
 
 def non_max_suppression(boxes: Sequence[Box], scores: Sequence[float], iou_threshold: float = 0.3,
