@@ -4,7 +4,9 @@ the hourly cap, digests, and an orderly stop that leaves undelivered mail queued
 Rate limiting, precisely (every alert ends up in exactly one delivered email):
 * one alert per decision episode (``outbox.event_id`` is UNIQUE);
 * cooldown: an alert within ``cooldown_s`` of the previous leading alert is a *repeat*
-  (decided when it is stored): it never causes an email, it is listed in the next one;
+  (decided when it is stored): it causes no email of its own, it is listed in the next one;
+  repeats still waiting when the cooldown has run out go out together as one summary email,
+  so a denial is never held back longer than ``cooldown_s`` for want of a later alert;
 * hourly cap: at most ``hourly_cap`` alert emails per rolling hour; while the cap is reached,
   alerts wait, and when the window has room everything waiting goes out as ONE digest;
 * backlog: whenever more than one leading alert is waiting (after an outage, a restart, the
@@ -137,23 +139,42 @@ class AlertSender:
         pending = self.store.pending()
         alerts = [p for p in pending if p.kind == "alert"]
         wait_s: Optional[float] = None
-        if any(not p.repeat for p in alerts):  # repeats alone only ride along with a leading alert
+        due, repeats_wait_s = self._alerts_due(alerts)
+        if due:
             recent = self.store.alert_deliveries_since(time.time() - self.cap_window_s)
             if len(recent) < self.settings.hourly_cap:
                 batch = alerts[:MAX_EVENTS_PER_EMAIL]
                 return self._deliver(batch, lambda: self._compose_alerts(batch))
             room_at = recent[len(recent) - self.settings.hourly_cap] + self.cap_window_s
             wait_s = max(0.5, room_at - time.time())
+        elif repeats_wait_s is not None:
+            wait_s = repeats_wait_s
         report = next((p for p in pending if p.kind == "report"), None)  # reports are not rate limited
         if report is not None and self.compose_report is not None:
             return self._deliver([report], lambda: self.compose_report(date.fromisoformat(report.report_day)))
         return wait_s
+
+    def _alerts_due(self, alerts: list[OutboxItem]) -> tuple[bool, Optional[float]]:
+        """Whether waiting alerts should go out now; else how long until the repeats are due.
+
+        A leading alert is due at once. Repeats alone wait for the cooldown after the last
+        leading alert, then go out as a summary.
+        """
+        if any(not p.repeat for p in alerts):
+            return True, None
+        if not alerts:
+            return False, None
+        last_lead = self.store.last_leading_alert_epoch()
+        remaining = 0.0 if last_lead is None else last_lead + self.settings.cooldown_s - time.time()
+        return (True, None) if remaining <= 0 else (False, max(0.5, remaining))
 
     def _compose_alerts(self, batch: list[OutboxItem]) -> Email:
         repeat_ids = {p.event_id for p in batch if p.repeat}
         events = self.store.events_by_ids(p.event_id for p in batch)
         leads = [e for e in events if e["id"] not in repeat_ids]
         repeats = [e for e in events if e["id"] in repeat_ids]
+        if not leads:  # repeats whose cooldown ran out with no newer alert: they lead their own email
+            leads, repeats = repeats, []
         return compose_alert(self.kiosk_id, leads, repeats, self.privacy)
 
     def _deliver(self, items: list[OutboxItem], compose: Callable[[], Email]) -> float:

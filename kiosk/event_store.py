@@ -306,6 +306,12 @@ class EventStore:
             return db.execute("UPDATE outbox SET state = 'pending', claim = NULL WHERE state = 'sending'").rowcount
         return self._transaction(work)
 
+    def last_leading_alert_epoch(self) -> Optional[float]:
+        """When the event of the newest leading (non-repeat) alert happened; None if none yet."""
+        row = self._query("SELECT e.epoch FROM outbox o JOIN events e ON e.id = o.event_id"
+                          " WHERE o.kind = 'alert' AND o.repeat = 0 ORDER BY o.id DESC LIMIT 1")
+        return float(row[0][0]) if row else None
+
     def alert_deliveries_since(self, epoch: float) -> list[float]:
         """Send times of alert/digest emails since ``epoch`` (the hourly cap counts these)."""
         rows = self._query("SELECT sent_at FROM deliveries WHERE kind IN ('alert', 'digest') AND sent_at >= ?"

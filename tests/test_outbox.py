@@ -122,7 +122,7 @@ def test_person_denied_for_60_s_gets_exactly_one_email(tmp_path):
         assert first.event_ids == list(range(1, carried + 1))
         store = EventStore(cfg.resolve_path(cfg.storage.database))
         assert wait_until(lambda: store.outbox_counts()["sent"] == carried)
-        services.sender.wake()  # repeats alone must never cause an email
+        services.sender.wake()  # repeats alone cause no email while the cooldown runs
         assert not wait_until(lambda: len(server.received) > 1, timeout=1.0)
         assert len(server.received) == 1
         assert Counter(e["alert_state"] for e in store.events()) == {"sent": carried, "pending-repeat": 60 - carried}
@@ -134,6 +134,23 @@ def test_person_denied_for_60_s_gets_exactly_one_email(tmp_path):
         services.stop()
     assert len(server.received) == 2
     assert delivered_ids(server) == Counter({i: 1 for i in range(1, 62)})
+
+
+def test_repeats_go_out_as_a_summary_once_the_cooldown_has_run_out(tmp_path):
+    """A second person denied within the cooldown is not held back until some later denial."""
+    with LoopbackSmtp() as server:
+        cfg = make_config(tmp_path, server.port, email={"cooldown_s": 2.0})
+        services = EventServices(cfg)
+        services.start()
+        now = datetime.now().astimezone()
+        services.on_decision(denial(cfg, when=now))
+        server.wait_for(1, timeout_s=15)
+        services.on_decision(denial(cfg, when=now + timedelta(seconds=0.5)))  # within the cooldown
+        assert not wait_until(lambda: len(server.received) > 1, timeout=0.8)
+        summary = server.wait_for(2, timeout_s=15)[1]  # after the cooldown, with no newer alert
+        services.stop()
+    assert summary.event_ids == [2]
+    assert delivered_ids(server) == Counter({1: 1, 2: 1})
 
 
 def test_hourly_cap_rolls_further_alerts_into_one_digest(tmp_path):
