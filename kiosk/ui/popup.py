@@ -57,6 +57,7 @@ class DenialPopup:
         self._count_label: Optional[tk.Label] = None
         self._time_label: Optional[tk.Label] = None
         self._photo: Optional[ImageTk.PhotoImage] = None  # kept referenced while shown, or Tk blanks it
+        self._fonts: tuple = ()
 
     @property
     def count_text(self) -> str:
@@ -86,6 +87,7 @@ class DenialPopup:
             log.info("warning popup dismissed after %d denial(s)", self.count)
         self.window = self.dismiss_button = self._count_label = self._time_label = None
         self._photo = None
+        self._fonts = ()
         self.count = 0
 
     def _build(self, event: DecisionEvent) -> None:
@@ -97,6 +99,7 @@ class DenialPopup:
         big = tkfont.Font(win, family="DejaVu Sans", size=-44, weight="bold")
         medium = tkfont.Font(win, family="DejaVu Sans", size=-22, weight="bold")
         small = tkfont.Font(win, family="DejaVu Sans", size=-16)
+        self._fonts = (big, medium, small)  # a named font lives as long as its Font object
 
         tk.Label(win, text="⚠  ACCESS DENIED", font=big, bg=POPUP_BG, fg=POPUP_FG).pack(pady=(0, 4))
         tk.Label(win, text="A person without a mask tried to enter", font=medium, bg=POPUP_BG, fg=POPUP_FG).pack()

@@ -56,6 +56,7 @@ class StatusBar(tk.Frame):
         normal = tkfont.Font(master, family="DejaVu Sans", size=-16)
         bold = tkfont.Font(master, family="DejaVu Sans", size=-16, weight="bold")
         notice_font = tkfont.Font(master, family="DejaVu Sans", size=-22, weight="bold")
+        self._fonts = (small, normal, bold, notice_font)  # a named font lives as long as its Font object
         self.notice = tk.Label(self, font=notice_font, bg=NOTICE_BG, fg=NOTICE_FG, anchor="center", pady=6)
         self._lines = [tk.Frame(self, bg=BAR_BG), tk.Frame(self, bg=BAR_BG)]
         self._lines[0].pack(side="top", fill="x", pady=(4, 0))

@@ -36,9 +36,9 @@ class VideoView:
     def __init__(self, master: tk.Misc) -> None:
         self.canvas = tk.Canvas(master, bg=VIEW_BG, highlightthickness=0, width=640, height=480)
         self._image_item = self.canvas.create_image(0, 0, anchor="center")
-        font = tkfont.Font(master, family="DejaVu Sans", size=-30, weight="bold")
-        self._shadow_item = self.canvas.create_text(0, 0, text="", fill="#000000", font=font, justify="center")
-        self._message_item = self.canvas.create_text(0, 0, text="", fill="#ffffff", font=font, justify="center")
+        self._font = tkfont.Font(master, family="DejaVu Sans", size=-30, weight="bold")  # kept: named fonts die with it
+        self._shadow_item = self.canvas.create_text(0, 0, text="", fill="#000000", font=self._font, justify="center")
+        self._message_item = self.canvas.create_text(0, 0, text="", fill="#ffffff", font=self._font, justify="center")
         self._photo: Optional[ImageTk.PhotoImage] = None
         self._photo_size = (0, 0)
         self._last: Optional[tuple[np.ndarray, list[FaceResult]]] = None
