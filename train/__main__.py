@@ -22,14 +22,12 @@ log = logging.getLogger("train")
 
 
 def _dataset_weight(text: str) -> tuple[str, float]:
-    name, sep, value = text.partition("=")
+    from train.training import parse_dataset_weight
+
     try:
-        weight = float(value)
-    except ValueError:
-        weight = -1.0
-    if not sep or not name or weight <= 0:
-        raise argparse.ArgumentTypeError(f"expected NAME=WEIGHT with WEIGHT > 0, got {text!r}")
-    return name, weight
+        return parse_dataset_weight(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--width", type=int, default=16, help="filters of the first conv block")
     parser.add_argument("--patience", type=int, default=6, help="early-stopping patience in epochs")
     parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--augment-strength", type=float, default=1.0, help="scale of all augmentation ranges")
     parser.add_argument("--weight", type=_dataset_weight, action="append", default=[], metavar="NAME=W",
                         help="extra sample weight for a dataset folder name, e.g. scenes_crops=2")
     parser.add_argument("--max-false-accept", type=float, default=0.01,
@@ -65,7 +64,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         settings = TrainSettings(
             data=args.data, out=args.out, input_size=args.input_size, crop_margin=args.crop_margin,
             epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, width=args.width,
-            patience=args.patience, dataset_weights=dict(args.weight), max_false_accept=args.max_false_accept,
+            patience=args.patience, augment_strength=args.augment_strength, dataset_weights=dict(args.weight),
+            max_false_accept=args.max_false_accept,
             threads=args.threads, command=shlex.join(["python", "-m", "train", *argv]), size_measurement=measurement,
         )
         run_training(settings)

@@ -52,7 +52,7 @@ def degrade(images: tf.Tensor, spec: ModelSpec, probability: float = 0.3) -> tf.
     return tf.where(pick_low, lowres, images)
 
 
-def augment_batch(augmenter: keras.Sequential, images: tf.Tensor, spec: ModelSpec) -> tf.Tensor:
+def augment_batch(augmenter: keras.Sequential, images: tf.Tensor, spec: ModelSpec, degrade_probability: float = 0.3) -> tf.Tensor:
     low, high = value_range(spec)
     images = augmenter(images, training=True)
-    return tf.clip_by_value(degrade(images, spec), low, high)
+    return tf.clip_by_value(degrade(images, spec, degrade_probability), low, high)

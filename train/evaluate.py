@@ -16,7 +16,6 @@ import argparse
 import json
 import logging
 import sys
-import time
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -27,6 +26,7 @@ from kiosk.errors import KioskError
 from kiosk.logging_setup import setup_logging
 from kiosk.model_spec import DEFAULT_MODEL_DIR, KERAS_MODEL_NAME
 from train.dataset import DatasetError, Sample, count_by, find_samples, load_inputs
+from train.speed import time_classifier
 from train.splits import SPLITS, split_samples
 
 log = logging.getLogger("train.evaluate")
@@ -78,25 +78,10 @@ def predict_all(model, inputs: np.ndarray, batch: int = 64) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros((0, len(model.spec.classes)), np.float32)
 
 
-def time_classifier(classifier: MaskClassifier, inputs: np.ndarray, repeats: int = 30) -> dict:
-    """Milliseconds per face for single-face calls and for one call with several faces (a frame)."""
-    out = {}
-    for n in (1, 4, 64):
-        if len(inputs) < n:
-            continue
-        batch = inputs[:n]
-        classifier.predict_batch(batch)  # resize + warm-up
-        start = time.perf_counter()
-        for _ in range(repeats):
-            classifier.predict_batch(batch)
-        out[f"batch_{n}_ms_per_face"] = round((time.perf_counter() - start) / repeats / n * 1000, 4)
-    return out
-
-
 def evaluate(data: Sequence[Path], model_dir: Path, split: str, use_keras: bool, out: Path) -> dict:
-    from train.metrics import classification_report, decide, format_report
+    from train.metrics import format_report
     from train.plots import plot_confusions
-    from train.training import _reports_by
+    from train.training import split_report
 
     classifier = MaskClassifier(model_dir)
     spec, card = classifier.spec, classifier.card
@@ -110,15 +95,11 @@ def evaluate(data: Sequence[Path], model_dir: Path, split: str, use_keras: bool,
     model = KerasModel(model_dir, spec) if use_keras else classifier
     probabilities = predict_all(model, loaded.inputs)
     classes = list(spec.classes)
-    y_true = np.array([classes.index(s.label) for s in loaded.samples])
-    y_pred = decide(probabilities, classes, spec.mask_threshold)
     result = {
         "model": str(model_dir), "engine": "keras" if use_keras else "tflite", "split": split,
         "threshold": spec.mask_threshold, "skipped_unreadable": len(loaded.skipped),
-        "all": classification_report(y_true, y_pred, classes),
-        "by_dataset": _reports_by(loaded.samples, y_true, y_pred, classes, "dataset"),
-        "by_source": _reports_by(loaded.samples, y_true, y_pred, classes, "source"),
-        "speed_one_core": time_classifier(classifier, loaded.inputs),
+        **split_report(loaded.samples, probabilities, classes, spec.mask_threshold),
+        "speed_one_core": time_classifier(classifier, loaded.inputs, repeats=20),
     }
     blocks = [f"model {classifier.name} via {result['engine']}, split {split}, "
               f"mask threshold {spec.mask_threshold:.2f}, {len(loaded.skipped)} unreadable file(s) skipped"]

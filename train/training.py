@@ -46,6 +46,7 @@ class TrainSettings:
     seed: int = 1234
     width: int = 16
     patience: int = 6
+    augment_strength: float = 1.0
     learning_rate: float = 2e-3
     dataset_weights: dict[str, float] = field(default_factory=dict)
     max_false_accept: float = 0.01
@@ -53,6 +54,18 @@ class TrainSettings:
     threads: int = 2
     command: str = ""
     size_measurement: dict | None = None
+
+
+def parse_dataset_weight(text: str) -> tuple[str, float]:
+    """``NAME=WEIGHT`` from the command line, e.g. ``scenes_crops=2``."""
+    name, sep, value = text.partition("=")
+    try:
+        weight = float(value)
+    except ValueError:
+        weight = -1.0
+    if not sep or not name or weight <= 0:
+        raise ValueError(f"expected NAME=WEIGHT with WEIGHT > 0, got {text!r}")
+    return name, weight
 
 
 def configure_tensorflow(threads: int, seed: int) -> None:
@@ -106,12 +119,13 @@ def fit_model(spec: ModelSpec, settings: TrainSettings, x_train, y_train, w_trai
     from train.augment import augment_batch, build_augmenter
     from train.model import build_model
 
-    augmenter = build_augmenter(spec, settings.seed)
+    augmenter = build_augmenter(spec, settings.seed, settings.augment_strength)
     train_ds = (
         tf.data.Dataset.from_tensor_slices((x_train, y_train, w_train))
         .shuffle(len(x_train), seed=settings.seed, reshuffle_each_iteration=True)
         .batch(settings.batch_size)
-        .map(lambda x, y, w: (augment_batch(augmenter, x, spec), y, w), num_parallel_calls=1)
+        .map(lambda x, y, w: (augment_batch(augmenter, x, spec, 0.3 * settings.augment_strength), y, w),
+             num_parallel_calls=1)
         .prefetch(2)
     )
     val_ds = tf.data.Dataset.from_tensor_slices((x_val, y_val, w_val)).batch(256)
@@ -138,8 +152,8 @@ def _reports_by(samples: Sequence[Sample], y_true, y_pred, classes, key: str) ->
     return out
 
 
-def test_report(samples: Sequence[Sample], probabilities: np.ndarray, classes, threshold: float) -> dict:
-    """Overall, per dataset and per sub-source figures on the held-out test split."""
+def split_report(samples: Sequence[Sample], probabilities: np.ndarray, classes, threshold: float) -> dict:
+    """Overall, per dataset and per sub-source figures on one split."""
     from train.metrics import classification_report, decide
 
     y_true = np.array([classes.index(s.label) for s in samples])
@@ -231,8 +245,8 @@ def run_training(settings: TrainSettings) -> dict:
             "seed": settings.seed, "epochs_run": len(history.get("loss", [])), "max_epochs": settings.epochs,
             "batch_size": settings.batch_size, "width": settings.width, "parameters": int(model.count_params()),
             "learning_rate": settings.learning_rate, "dataset_weights": settings.dataset_weights,
-            "augmentation": "flip, rotation +-18 deg, shift 8 %, zoom 15 %, brightness 25 %, contrast 35 %, "
-                            "blur p=0.3, down/up-scaling p=0.3",
+            "augmentation": f"strength {settings.augment_strength} x (flip, rotation +-18 deg, shift 8 %, zoom 15 %, "
+                            "brightness 25 %, contrast 35 %, blur p=0.3, down/up-scaling p=0.3)",
             "threshold_selection": {"max_false_accept": settings.max_false_accept, **threshold_info},
             "wall_seconds_fit": round(train_seconds, 1),
             "history": history,
@@ -255,7 +269,8 @@ def run_training(settings: TrainSettings) -> dict:
     classifier = MaskClassifier(staging)  # the kiosk's own loader: proves the export is usable
     test_x = data.inputs[parts["test"]]
     test_probs = np.concatenate([classifier.predict_batch(test_x[i:i + 64]) for i in range(0, len(test_x), 64)])
-    card["test"] = test_report(subset["test"], test_probs, list(classes), threshold)
+    card["validation"] = split_report(subset["val"], val_probs, list(classes), threshold)  # Keras; used for tuning
+    card["test"] = split_report(subset["test"], test_probs, list(classes), threshold)
     card["checks"] = {
         "keras_vs_tflite_max_abs_difference": max_abs_difference(model, classifier, test_x[:64]),
         "portrait": portrait_check(classifier),

@@ -24,7 +24,7 @@ from typing import Iterable, Iterator, TextIO
 import numpy as np
 
 from kiosk.classifier import MaskClassifier
-from kiosk.commands.options import load_command_config
+from kiosk.config import load_config
 from kiosk.errors import KioskError
 from kiosk.media import IMAGE_EXTENSIONS, MediaError, iter_media_files, read_image
 
@@ -88,7 +88,11 @@ def classify_paths(classifier: MaskClassifier, paths: Iterable[Path], out: TextI
 
 
 def run(args: argparse.Namespace) -> int:
-    model_dir = Path(args.model).resolve() if args.model else Path(load_command_config(args).model.dir)
+    if args.model:
+        model_dir = Path(args.model).resolve()  # command-line paths are relative to the working directory
+    else:
+        cfg = load_config(Path(args.config) if args.config else None)
+        model_dir = cfg.resolve_path(cfg.model.dir)
     classifier = MaskClassifier(model_dir)  # ModelLoadError (a KioskError) -> one line, exit 2
     paths = iter_media_files([Path(p) for p in args.paths], IMAGE_EXTENSIONS)
     done, errors = classify_paths(classifier, paths, sys.stdout, args.json)
