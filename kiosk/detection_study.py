@@ -38,6 +38,7 @@ BOTH = (FRONTAL_DEFAULT, FRONTAL_ALT2)
 
 
 def _haar(**settings) -> Callable[[], FaceDetector]:
+    settings.setdefault("max_width", 640)  # full resolution unless a step says otherwise
     return lambda: HaarDetector(40, HaarSettings(**settings))
 
 
@@ -58,8 +59,8 @@ STEPS: dict[str, tuple[str, Callable[[], FaceDetector]]] = {
     "alt2": ("+ alt2 cascade, union + NMS", _haar(cascades=BOTH, equalize="none")),
     "neighbours3": ("+ min_neighbors 3", _haar(cascades=BOTH, equalize="none", min_neighbors=3)),
     "eyes": ("+ mn 5, weak (2-4) kept if an eye shows", _haar(cascades=BOTH, equalize="none", eye_neighbors=2)),
-    "eyes-320": ("+ same on a 320 px wide copy (speed)", _haar(cascades=BOTH, equalize="none", eye_neighbors=2,
-                                                           max_width=320)),
+    "eyes-320": ("+ on a 320 px wide copy = default haar", _haar(cascades=BOTH, equalize="none", eye_neighbors=2,
+                                                             max_width=320)),
     "blazeface-notiles": ("blazeface short range, whole frame, 0.5", _blazeface("short", min_score=0.5, tiles=False)),
     "blazeface": ("+ square tiles (default blazeface)", _blazeface("short", min_score=0.5)),
     "blazeface-0.4": ("  score threshold 0.4", _blazeface("short", min_score=0.4)),
