@@ -122,3 +122,17 @@ def test_text_report_and_a_corrupt_photo(scenes, model_dir, tmp_path, capsys, ca
 def test_a_folder_without_annotations_is_a_one_line_error(tmp_path, capsys):
     assert evaluate.main([str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip().startswith("error: ")
+
+
+def test_detection_study_prints_one_row_per_step(scenes, capsys):
+    from kiosk import detection_study
+
+    assert detection_study.main([str(scenes), "--steps", "stock,eyes-320,blazeface", "--repeats", "1",
+                                 "--log-level", "WARNING"]) == 0
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[2:]}
+    assert list(rows) == ["stock", "eyes-320", "blazeface"]
+    # recall of faces >= 60 px: the stock cascade misses the masked portrait, the others find it;
+    # every detector finds the bare portrait and misses the face annotated on a blank frame
+    assert [rows[name][-7] for name in rows] == ["0.000", "1.000", "1.000"]
+    assert [rows[name][-6] for name in rows] == ["0.500", "0.500", "0.500"]
+    assert detection_study.main([str(scenes), "--steps", "nope"]) == 2
