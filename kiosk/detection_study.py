@@ -61,6 +61,8 @@ STEPS: dict[str, tuple[str, Callable[[], FaceDetector]]] = {
     "eyes": ("+ mn 5, weak (2-4) kept if an eye shows", _haar(cascades=BOTH, equalize="none", eye_neighbors=2)),
     "eyes-320": ("+ on a 320 px wide copy = default haar", _haar(cascades=BOTH, equalize="none", eye_neighbors=2,
                                                              max_width=320)),
+    "profile": ("  + profile cascade, frame and mirror (mn 5)", _haar(cascades=BOTH, equalize="none", eye_neighbors=2,
+                                                              max_width=320, profile_neighbors=5)),
     "blazeface-notiles": ("blazeface short range, whole frame, 0.5", _blazeface("short", min_score=0.5, tiles=False)),
     "blazeface": ("+ square tiles (default blazeface)", _blazeface("short", min_score=0.5)),
     "blazeface-0.4": ("  score threshold 0.4", _blazeface("short", min_score=0.4)),

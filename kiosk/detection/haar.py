@@ -29,6 +29,7 @@ FRONTAL_ALT2 = "haarcascade_frontalface_alt2.xml"
 FRONTAL_ALT = "haarcascade_frontalface_alt.xml"
 EYE = "haarcascade_eye.xml"
 EYE_GLASSES = "haarcascade_eye_tree_eyeglasses.xml"
+PROFILE = "haarcascade_profileface.xml"  # left-facing profiles; the mirrored frame gives right-facing ones
 
 
 def cascade_path(file_name: str) -> str:
@@ -77,6 +78,7 @@ class HaarSettings:
     min_neighbors: int = 5  # accepted on the cascade's own evidence
     eye_neighbors: int = 2  # 1..min_neighbors-1: weaker candidates accepted when an eye shows; 0 = off
     eye_cascades: tuple[str, ...] = (EYE, EYE_GLASSES)
+    profile_neighbors: int = 0  # > 0: also the profile cascade on the frame and its mirror image (slow)
     nms: bool = True
     max_width: int = 320  # frames wider than this are scaled down first (speed: 4x fewer pixels than 640)
 
@@ -91,6 +93,7 @@ class HaarDetector:
         self.settings = settings
         self._cascades = [load_cascade(name) for name in settings.cascades]
         self._eyes = [load_cascade(name) for name in settings.eye_cascades] if settings.eye_neighbors else []
+        self._profile = load_cascade(PROFILE) if settings.profile_neighbors else None
         self._clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
 
     def _prepare(self, frame: np.ndarray) -> tuple[np.ndarray, float]:
@@ -131,6 +134,15 @@ class HaarDetector:
                 box = tuple(int(v) for v in box)
                 if count >= s.min_neighbors or self._has_eye(gray, box):  # type: ignore[arg-type]
                     boxes.append(box)  # type: ignore[arg-type]
+                    support.append(float(count))
+        if self._profile is not None:
+            width = gray.shape[1]
+            for mirrored in (False, True):
+                view = np.ascontiguousarray(gray[:, ::-1]) if mirrored else gray
+                found, neighbours = self._profile.detectMultiScale2(view, s.scale_factor, s.profile_neighbors,
+                                                                    minSize=(min_px, min_px))
+                for (x, y, w, h), count in zip(found, neighbours):
+                    boxes.append((int(width - x - w) if mirrored else int(x), int(y), int(w), int(h)))
                     support.append(float(count))
         keep = non_max_suppression(boxes, support) if s.nms else range(len(boxes))
         return [(tuple(int(round(v / scale)) for v in boxes[i]), support[i]) for i in keep]  # type: ignore[misc]
