@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--epochs", type=int, default=30, help="maximum epochs (early stopping ends sooner)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--width", type=int, default=16, help="filters of the first conv block")
+    parser.add_argument("--stem-stride", type=int, choices=[1, 2], default=2,
+                        help="stride of the first conv (1: full-resolution detail, slower)")
     parser.add_argument("--patience", type=int, default=6, help="early-stopping patience in epochs")
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--augment-strength", type=float, default=1.0, help="scale of all augmentation ranges")
@@ -63,7 +65,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         measurement = json.loads(args.size_measurement.read_text()) if args.size_measurement else None
         settings = TrainSettings(
             data=args.data, out=args.out, input_size=args.input_size, crop_margin=args.crop_margin,
-            epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, width=args.width,
+            epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, width=args.width, stem_stride=args.stem_stride,
             patience=args.patience, augment_strength=args.augment_strength, dataset_weights=dict(args.weight),
             max_false_accept=args.max_false_accept,
             threads=args.threads, command=shlex.join(["python", "-m", "train", *argv]), size_measurement=measurement,

@@ -12,18 +12,20 @@ from kiosk.model_spec import ModelSpec
 BN_MOMENTUM = 0.9
 
 
-def build_model(spec: ModelSpec, width: int = 16, dropout: float = 0.3) -> keras.Model:
+def build_model(spec: ModelSpec, width: int = 16, dropout: float = 0.3, stem_stride: int = 2) -> keras.Model:
     """A strided stem conv, then three conv-BN-ReLU-maxpool blocks (2x, 4x, 8x width filters),
     global average pooling and a softmax over the card's classes.
 
-    The stride-2 stem avoids the costliest layer (full resolution); plain convolutions because
+    A stride-2 stem avoids the costliest layer (full resolution); stride 1 keeps fine detail; plain convolutions because
     depthwise ones train several times slower on CPU; global pooling instead of a dense layer
     keeps the file small (~0.4 MB at width 16).
     """
     inputs = keras.Input((spec.input_size, spec.input_size, spec.channels), name="face")
-    x = keras.layers.Conv2D(width, 3, strides=2, padding="same", use_bias=False, name="stem")(inputs)
+    x = keras.layers.Conv2D(width, 3, strides=stem_stride, padding="same", use_bias=False, name="stem")(inputs)
     x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name="bn_stem")(x)
     x = keras.layers.ReLU(name="relu_stem")(x)
+    if stem_stride == 1:  # full-resolution stem: more detail (mask edges, nose), then halve
+        x = keras.layers.MaxPooling2D(name="pool_stem")(x)
     for block, filters in enumerate((width * 2, width * 4, width * 8), 1):
         x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{block}")(x)
         x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"bn{block}")(x)

@@ -45,6 +45,7 @@ class TrainSettings:
     batch_size: int = 64
     seed: int = 1234
     width: int = 16
+    stem_stride: int = 2
     patience: int = 6
     augment_strength: float = 1.0
     learning_rate: float = 2e-3
@@ -129,7 +130,7 @@ def fit_model(spec: ModelSpec, settings: TrainSettings, x_train, y_train, w_trai
         .prefetch(2)
     )
     val_ds = tf.data.Dataset.from_tensor_slices((x_val, y_val, w_val)).batch(256)
-    model = build_model(spec, width=settings.width)
+    model = build_model(spec, width=settings.width, stem_stride=settings.stem_stride)
     log.info("model: %d parameters", model.count_params())
     model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -243,7 +244,7 @@ def run_training(settings: TrainSettings) -> dict:
         or {"note": f"not measured in this run; input_size {settings.input_size} used"},
         "training": {
             "seed": settings.seed, "epochs_run": len(history.get("loss", [])), "max_epochs": settings.epochs,
-            "batch_size": settings.batch_size, "width": settings.width, "parameters": int(model.count_params()),
+            "batch_size": settings.batch_size, "width": settings.width, "stem_stride": settings.stem_stride, "parameters": int(model.count_params()),
             "learning_rate": settings.learning_rate, "dataset_weights": settings.dataset_weights,
             "augmentation": f"strength {settings.augment_strength} x (flip, rotation +-18 deg, shift 8 %, zoom 15 %, "
                             "brightness 25 %, contrast 35 %, blur p=0.3, down/up-scaling p=0.3)",
