@@ -53,12 +53,17 @@ def test_unmasked_portrait_is_one_face_not_wearing_a_mask_where_it_was_placed(an
     assert 0.6 < w / ew < 1.5
 
 
-def test_masked_portrait_box_is_classified_as_masked(analyzer, masked_portrait):
-    frame, scale, corner = place_on_canvas(masked_portrait, (640, 480), 0.7)
-    box = tuple(int(round(v)) for v in placed_face_box(scale, corner))
-    (result,) = analyzer.classify_boxes(frame, [box])
-    assert result.label == WITH_MASK and result.box == box
-    assert result.score == pytest.approx(result.mask_probability)
+def test_the_drawn_mask_raises_the_mask_probability_far_above_the_bare_face(analyzer, portrait, masked_portrait):
+    """Given the same known box, the masked face reads as a mask and the bare one clearly not."""
+    probabilities = {}
+    for name, image in (("bare", portrait), ("masked", masked_portrait)):
+        frame, scale, corner = place_on_canvas(image, (640, 480), 0.7)
+        box = tuple(int(round(v)) for v in placed_face_box(scale, corner))
+        (result,) = analyzer.classify_boxes(frame, [box])
+        assert result.box == box
+        probabilities[name] = result.mask_probability
+    assert probabilities["masked"] > 0.5
+    assert probabilities["bare"] < 0.2
 
 
 def test_blank_frame_has_no_faces(analyzer):
