@@ -26,15 +26,15 @@ from kiosk.video_io import VideoWriter
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FPS = 12  # 8 s of video in 96 frames keeps the test quick; decisions run on media time anyway
-SIZE = (320, 240)  # a ~90 px face, like a person a couple of metres from the camera
+SIZE = (320, 240)  # a ~110 px face, like a person a metre or two from the camera
 JSON_KEYS = {"time", "decision", "label", "score", "faces"}
 
 
 def door_video(path: Path, fps: int = FPS) -> Path:
     """1 s nobody, 3 s a person without a mask, 1 s nobody, 3 s a person with a mask."""
     blank = np.full((SIZE[1], SIZE[0], 3), 90, np.uint8)
-    unmasked, _, _ = place_on_canvas(load_portrait(), SIZE, 0.4)
-    masked, _, _ = place_on_canvas(masked_portrait(), SIZE, 0.4)
+    unmasked, _, _ = place_on_canvas(load_portrait(), SIZE, 0.5)
+    masked, _, _ = place_on_canvas(masked_portrait(), SIZE, 0.5)
     with VideoWriter(path, fps) as writer:
         for frame, seconds in ((blank, 1), (unmasked, 3), (blank, 1), (masked, 3)):
             for _ in range(seconds * fps):

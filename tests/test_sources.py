@@ -183,22 +183,33 @@ def test_demo_feed_frames_have_the_configured_size_and_loop():
     assert np.array_equal(demo.frame_at(7), demo.frame_at(7))  # reproducible
 
 
+def iou(a, b) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    w = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    h = max(0, min(ay + ah, by + bh) - max(ay, by))
+    return w * h / float(aw * ah + bw * bh - w * h)
+
+
 def test_demo_feed_shows_the_person_unmasked_then_masked(model_dir):
-    """The real classifier on the face the demo draws: no mask first, then a mask."""
+    """The kiosk's real pipeline (default detector, trained model) on the demo: no mask first, then a mask."""
     from kiosk.classifier import MaskClassifier
     from kiosk.pipeline import FrameAnalyzer, build_detector
 
     demo = DemoFeed(size=(640, 480))
     analyzer = FrameAnalyzer(build_detector(Config().detection), MaskClassifier(model_dir))
     seen: dict[str, list[str]] = {}
-    for index in range(0, round(LOOP_SECONDS * demo.fps), 5):
+    for index in range(0, round(LOOP_SECONDS * demo.fps), 10):
         phase, box = demo.layout(index)
         if box is None:
+            assert phase.name == "empty" and analyzer.analyze(demo.frame_at(index)) == []
             continue
         assert box[2] >= 180, "the face should be large, like at a door"
         if phase.name in ("unmasked", "masked"):
-            seen.setdefault(phase.name, []).extend(r.label for r in analyzer.classify_boxes(demo.frame_at(index), [box]))
+            (face,) = analyzer.analyze(demo.frame_at(index))
+            assert iou(face.box, box) > 0.5
+            seen.setdefault(phase.name, []).append(face.label)
     assert set(seen) == {"unmasked", "masked"}
     assert set(seen["unmasked"]) == {WITHOUT_MASK}
     assert set(seen["masked"]) == {WITH_MASK}
-    assert [p.name for p in PHASES][0] == "empty"  # the loop starts with nobody there (WAITING)
+    assert PHASES[0].name == "empty"  # the loop starts with nobody there (WAITING)
