@@ -119,12 +119,14 @@ def measure_headless_file(cfg: Config, analyzer) -> dict:
         file_cfg = with_overrides(cfg, {"camera.source": str(path)})
         out = io.StringIO()
         runtime = build_headless_runtime(file_cfg, analyzer, open_source(file_cfg), stream=out)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         run_headless(runtime)
         seconds = time.perf_counter() - started
+        cpu_ms = (time.process_time() - cpu_started) * 1000 / max(1, runtime.frames_analyzed)
     decisions = [json.loads(line)["decision"] for line in out.getvalue().splitlines()]
     return {"frames": runtime.frames_analyzed, "seconds": round(seconds, 2),
-            "frames_per_s": round(runtime.frames_analyzed / seconds, 1), "decisions": decisions}
+            "frames_per_s": round(runtime.frames_analyzed / seconds, 1), "cpu_ms_per_frame": round(cpu_ms, 1),
+            "decisions": decisions}
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -175,7 +177,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"decisions before their face      {figures['unexpected_decisions']}")
     h = figures["headless_file"]
     print(f"headless replay (8 s video)      {h['frames']} frames in {h['seconds']} s = {h['frames_per_s']} frames/s, "
-          f"decisions {h['decisions']}")
+          f"{h['cpu_ms_per_frame']} ms CPU/frame, decisions {h['decisions']}")
     print(f"load average                     {', '.join(f'{v:.1f}' for v in figures['load_average'])} "
           f"on {figures['cpus']} CPUs")
     return 0
