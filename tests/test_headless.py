@@ -127,22 +127,40 @@ def test_max_frames_stops_and_tensorflow_is_never_imported(config_file, model_di
     assert done.stdout == ""  # the demo starts with 1.5 s of nobody: no decision in 12 frames
 
 
-def test_sigterm_stops_a_headless_run_cleanly(config_file, model_dir):
-    proc = subprocess.Popen(main_command("run", "--headless", "--source", "demo", "--config", str(config_file),
-                                         "--model", str(model_dir)),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=PROJECT_ROOT)
+def start_headless(*argv: str) -> subprocess.Popen:
+    return subprocess.Popen(main_command("run", "--headless", *argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=PROJECT_ROOT)
+
+
+def stderr_until(proc: subprocess.Popen, text: str, timeout: float = 60) -> list[str]:
+    """Log lines of a running kiosk up to the first one containing ``text`` (or its exit)."""
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line and proc.poll() is not None:
+            break
+        seen.append(line)
+        if text in line:
+            break
+    return seen
+
+
+def stop_with(proc: subprocess.Popen, signum: int) -> tuple[str, str]:
+    """Send a stop signal; the process must exit by itself."""
     try:
-        deadline = time.monotonic() + 60
-        started = False
-        while time.monotonic() < deadline and not started:
-            line = proc.stderr.readline()
-            started = "kiosk runtime started" in line
-        assert started, "the headless run never started"
-        proc.send_signal(signal.SIGTERM)
-        stdout, stderr = proc.communicate(timeout=30)
+        proc.send_signal(signum)
+        return proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_sigterm_stops_a_headless_run_cleanly(config_file, model_dir):
+    proc = start_headless("--source", "demo", "--config", str(config_file), "--model", str(model_dir))
+    seen = stderr_until(proc, "kiosk runtime started")
+    assert seen and "kiosk runtime started" in seen[-1], "".join(seen)
+    stdout, stderr = stop_with(proc, signal.SIGTERM)
     assert proc.returncode == 0, stderr
     assert "SIGTERM received: stopping" in stderr and "headless run finished" in stderr
     assert "Traceback" not in stderr

@@ -7,10 +7,10 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from test_headless import config_file  # noqa: F401  (fixture: event log in tmp_path)
+from test_headless import start_headless, stderr_until, stop_with
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -70,23 +70,10 @@ def test_window_without_a_display_is_one_line_exit_2(config_file, model_dir):
 
 
 def test_requested_camera_that_does_not_exist_retries_until_stopped(config_file, model_dir):
-    proc = subprocess.Popen([sys.executable, str(PROJECT_ROOT / "main.py"), "run", "--headless", "--source", "99",
-                             "--config", str(config_file), "--model", str(model_dir)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=PROJECT_ROOT)
-    try:
-        seen = []
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            line = proc.stderr.readline()
-            seen.append(line)
-            if "Camera 99 not available — retrying" in line and "offline" in line:
-                break
-        assert any("Camera 99 not available — retrying" in line for line in seen), "".join(seen)
-        assert proc.poll() is None  # not a crash: it keeps retrying
-        proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    proc = start_headless("--source", "99", "--config", str(config_file), "--model", str(model_dir))
+    seen = stderr_until(proc, "source Camera 99: offline (Camera 99 not available — retrying)")  # the capture thread
+    assert seen and "offline (Camera 99 not available — retrying)" in seen[-1], "".join(seen)
+    assert proc.poll() is None  # not a crash: it keeps retrying
+    stdout, stderr = stop_with(proc, signal.SIGINT)
     assert proc.returncode == 0, stderr
     assert stdout == "" and "Traceback" not in stderr
