@@ -148,6 +148,7 @@ class DetectionSection:
     max_width: int = setting(320, int_range(160, 3840),
                              "haar: frames wider than this are scaled down first (320 = as fast as the stock cascade)")
     min_score: float = setting(0.5, number_range(0.05, 0.99), "blazeface: lowest confidence that counts as a face")
+    tiles: bool = setting(True, boolean, "blazeface: also search square tiles of wide frames (smaller faces; 3x the time)")
 
 
 @dataclass(frozen=True)

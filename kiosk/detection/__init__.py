@@ -41,5 +41,6 @@ def build_detector(detection_cfg) -> FaceDetector:
         from kiosk.detection.blazeface import BlazeFaceDetector  # its weights package is optional
 
         variant = "full" if name == "blazeface-full" else "short"
-        return BlazeFaceDetector(variant, min_score=detection_cfg.min_score, min_face_px=detection_cfg.min_face_px)
+        return BlazeFaceDetector(variant, min_score=detection_cfg.min_score, min_face_px=detection_cfg.min_face_px,
+                                 tiles=detection_cfg.tiles)
     raise ValueError(f"unknown detector {name!r}; known: {', '.join(DETECTOR_NAMES)}")
