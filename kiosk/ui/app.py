@@ -215,6 +215,11 @@ class KioskWindow:
         if self.on_frame_shown is not None:
             self.on_frame_shown(update)
 
+    @property
+    def latest_update(self) -> Optional["FrameUpdate"]:
+        """The update on screen now (None before the first)."""
+        return self._latest
+
     # --- status bar -------------------------------------------------------------------------
 
     def _refresh_status(self) -> None:
