@@ -20,7 +20,7 @@ HEADER = """\
 
 NOTES = {
     "camera": "# source: 0, 1, ... (camera index), \"entrance.mp4\", \"rtsp://user:pass@10.0.0.5/stream\",\n"
-              "#         \"/srv/pictures\" (a slideshow, 2 s per picture) or \"demo\" (built-in demo feed).",
+              "#         \"/srv/pictures\" (a slideshow: 4 s per picture, then 1.5 s empty) or \"demo\" (built-in demo feed).",
     "decision": "# A decision is the majority of the last window_frames confident frames; one event per person.",
 }
 

@@ -27,8 +27,13 @@ DEMO = "demo"
 DEFAULT_CAMERA = 0
 DEMO_FALLBACK_TEXT = "No camera found: showing the demo feed"
 STREAM_TIMEOUT_MS = 5000  # an unreachable RTSP/HTTP camera must not freeze the capture thread for 30 s
-IMAGE_SLIDE_S = 2.0  # each picture of an image folder is shown this long: long enough for a decision
+# An image folder plays like people arriving one after another: each picture is shown long
+# enough for a decision and its hold (default hold_s 3 s), then an empty frame longer than the
+# default leave_after_s (1 s), so every picture is its own episode with its own decision.
+IMAGE_SLIDE_S = 4.0
+IMAGE_GAP_S = 1.5
 IMAGE_FOLDER_FPS = 10.0
+EMPTY_GRAY = 90  # the empty frame between pictures
 
 
 class SourceUnavailable(Exception):
@@ -209,7 +214,8 @@ class VideoFileSource(FrameSource):
 
 
 class ImageFolderSource(FrameSource):
-    """A slideshow of the pictures in a folder, each held for ``IMAGE_SLIDE_S`` so it can be decided."""
+    """A slideshow of the pictures in a folder (recursively, sorted): each shown for ``IMAGE_SLIDE_S``,
+    then ``IMAGE_GAP_S`` of an empty frame, so each picture is decided as a person of its own."""
 
     retry = False
 
@@ -221,7 +227,8 @@ class ImageFolderSource(FrameSource):
         self._files: list[Path] = []
         self._position = 0
         self._current: Optional[np.ndarray] = None
-        self._repeat = max(1, round(IMAGE_SLIDE_S * IMAGE_FOLDER_FPS))
+        self._shown = max(1, round(IMAGE_SLIDE_S * IMAGE_FOLDER_FPS))
+        self._per_picture = self._shown + round(IMAGE_GAP_S * IMAGE_FOLDER_FPS)
 
     @property
     def is_open(self) -> bool:
@@ -234,19 +241,21 @@ class ImageFolderSource(FrameSource):
         self._position = 0
 
     def read(self) -> Optional[np.ndarray]:
-        slide, repeat = divmod(self._position, self._repeat)
+        slide, step = divmod(self._position, self._per_picture)
         if slide >= len(self._files):
             if not self.loop:
                 raise SourceEnded(f"{self.label} ended")
-            self._position, slide, repeat = 0, 0, 0
+            self._position, slide, step = 0, 0, 0
         self._position += 1
-        if repeat == 0:
+        if step == 0:
             try:
                 self._current = read_image(self._files[slide])
             except MediaError as exc:
                 log.warning("skipping picture: %s", exc)
                 self._current = None
-        return self._current
+        if self._current is None or step < self._shown:
+            return self._current
+        return np.full_like(self._current, EMPTY_GRAY)
 
 
 def _short_url(url: str) -> str:

@@ -16,6 +16,7 @@ from kiosk.errors import KioskError
 from kiosk.model_spec import WITH_MASK, WITHOUT_MASK
 from kiosk.sources import (
     DEMO_FALLBACK_TEXT,
+    IMAGE_GAP_S,
     IMAGE_SLIDE_S,
     CameraSource,
     ImageFolderSource,
@@ -155,15 +156,18 @@ def test_image_folder_is_a_slideshow_that_skips_unreadable_pictures(tmp_path, po
     cv2.imwrite(str(folder / "sub" / "c.png"), masked_portrait)
     source = open_source(config(source=str(folder)))
     assert isinstance(source, ImageFolderSource)
-    per_picture = round(IMAGE_SLIDE_S * source.fps)
+    shown, gap = round(IMAGE_SLIDE_S * source.fps), round(IMAGE_GAP_S * source.fps)
+    per_picture = shown + gap
     frames = []
     with pytest.raises(SourceEnded):
         while True:
             frames.append(source.read())
     assert len(frames) == 3 * per_picture
-    assert all(np.array_equal(f, portrait) for f in frames[:per_picture])
+    assert all(np.array_equal(f, portrait) for f in frames[:shown])
+    # then nobody for a moment: the next picture is the next person
+    assert all(f.shape == portrait.shape and f.std() == 0 for f in frames[shown:per_picture])
     assert all(f is None for f in frames[per_picture: 2 * per_picture])  # the broken one: no frame
-    assert all(np.array_equal(f, masked_portrait) for f in frames[2 * per_picture:])
+    assert all(np.array_equal(f, masked_portrait) for f in frames[2 * per_picture: 2 * per_picture + shown])
 
 
 def test_empty_image_folder_is_a_one_line_error(tmp_path):
