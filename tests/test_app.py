@@ -7,6 +7,9 @@ deadline passes), and assertions read the widgets: banner text and colour, statu
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -14,6 +17,7 @@ import pytest
 from ui_helpers import kiosk, pump, screenshot, showing_with_focus, toplevels, xdotool  # noqa: F401  (kiosk is a fixture)
 
 from kiosk import PRODUCT_NAME
+from kiosk.config import PROJECT_ROOT
 from kiosk.errors import KioskError
 from kiosk.ui.app import open_display
 from kiosk.ui.banner import DENIED_LOOK, GRANTED_LOOK, WAITING_LOOK
@@ -139,6 +143,31 @@ def test_keys_toggle_fullscreen_and_quit_stops_everything(kiosk):
     assert not window.runtime.running
     alive = {t.name for t in threading.enumerate()}
     assert "analysis" not in alive and "event-housekeeping" not in alive, alive
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_main_run_closes_cleanly_on_a_stop_signal(x_display, tmp_path, model_dir, stop_signal):
+    """``main.py run`` as a service manager runs it: a stop signal closes the window like Ctrl+Q."""
+    config = tmp_path / "kiosk.toml"
+    config.write_text(f'[model]\ndir = "{model_dir}"\n[storage]\ndatabase = "{tmp_path / "events.sqlite3"}"\n'
+                      f'snapshots = "{tmp_path / "snapshots"}"\n')
+    command = [sys.executable, str(PROJECT_ROOT / "main.py"), "run", "--source", "demo", "--config", str(config)]
+    proc = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    try:
+        log = []
+        for line in proc.stderr:  # blocks per line; the window logs its first frame within seconds
+            log.append(line)
+            if "first frame on screen" in line:
+                break
+        proc.send_signal(stop_signal)
+        log += proc.stderr.readlines()
+        assert proc.wait(timeout=15) == 0, "".join(log)
+    finally:
+        proc.kill()
+    text = "".join(log)
+    assert "closing the kiosk window" in text and "kiosk runtime stopped" in text and "kiosk window closed" in text
+    assert "Traceback" not in text
 
 
 def test_no_display_is_a_one_line_error(monkeypatch):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import signal
 import time
 import tkinter as tk
 from collections import deque
@@ -49,6 +50,7 @@ FPS_WINDOW_S = 2.0  # display fps is measured over the frames shown in this wind
 SERVICES_STATUS_S = 1.0  # how often counts and the outbox are asked from the event services
 INITIAL_SIZE = (800, 760)
 FULLSCREEN_CHECK_MS = 300  # time a window manager gets to honour -fullscreen
+CLOSE_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 OVERLAY_STATES = ("offline", "ended")  # source states the live view is covered with a message
 
 
@@ -88,6 +90,7 @@ class KioskWindow:
         self.runtime = runtime
         self.services = services
         self.closed = False
+        self._close_requested = False
         self.on_frame_shown: Optional[Callable[["FrameUpdate"], None]] = None  # for measurements
         self.decisions_seen = 0
         self.display_errors = 0
@@ -129,6 +132,12 @@ class KioskWindow:
         self.runtime.start()
         self._poll_job = self.root.after(POLL_MS, self._poll)
 
+    def request_close(self, signum: int = 0, _frame: Any = None) -> None:
+        """Close at the next poll; safe from a signal handler (it only sets a flag)."""
+        if signum:
+            log.info("%s received: closing the kiosk window", signal.Signals(signum).name)
+        self._close_requested = True
+
     def close(self) -> None:
         """Stop polling, the runtime, then the event services (which flush the outbox), then Tk."""
         if self.closed:
@@ -156,6 +165,9 @@ class KioskWindow:
     # --- updates ----------------------------------------------------------------------------
 
     def _poll(self) -> None:
+        if self._close_requested:
+            self.close()
+            return
         try:
             self.drain()
         except Exception:  # one bad update must not stop the screen; say so without flooding the log
@@ -341,7 +353,9 @@ def run_window(cfg: Config, runtime: "KioskRuntime", services: Any = None) -> in
     """Show the kiosk window until it is closed; returns the process exit code.
 
     The runtime starts as soon as there is a display, so the camera opens and the first frame
-    is analysed while Tk builds the widgets: the first picture is on screen sooner.
+    is analysed while Tk builds the widgets: the first picture is on screen sooner. SIGTERM (a
+    service manager stopping the kiosk) and SIGINT close the window like Ctrl+Q does, so the
+    runtime stops and the email outbox is flushed.
     """
     root = open_display()
     runtime.start()
@@ -352,10 +366,13 @@ def run_window(cfg: Config, runtime: "KioskRuntime", services: Any = None) -> in
         root.destroy()
         raise
     window.start()
+    previous = {sig: signal.signal(sig, window.request_close) for sig in CLOSE_SIGNALS}
     try:
         root.mainloop()
     except KeyboardInterrupt:
         log.info("interrupted")
     finally:
         window.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0
