@@ -84,11 +84,13 @@ def test_missing_file_is_a_per_file_error_not_a_failure(crops, model_dir):
 
 
 def _one_line_error(result: subprocess.CompletedProcess) -> str:
+    """The single `error:` line (log lines may precede it; no traceback may)."""
     assert result.returncode != 0
     assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and result.stderr.strip().endswith(errors[0]), result.stderr
+    return errors[0]
 
 
 def test_corrupt_model_file_is_one_line_and_nonzero(crops, model_dir, tmp_path):

@@ -107,7 +107,8 @@ def evaluate(data: Sequence[Path], model_dir: Path, split: str, use_keras: bool,
     blocks += [format_report(f"dataset {k}", v, classes) for k, v in result["by_dataset"].items()]
     if len(result["by_source"]) > len(result["by_dataset"]):
         blocks += [format_report(f"source {k}", v, classes) for k, v in result["by_source"].items()]
-    blocks.append("TFLite speed on one thread: " + ", ".join(f"{k} {v} ms" for k, v in result["speed_one_core"].items()))
+    blocks.append("TFLite speed on one thread: " + ", ".join(
+        f"{v:.3f} ms per face in calls of {k.split('_')[1]}" for k, v in result["speed_one_core"].items()))
     text = "\n".join(blocks)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.txt").write_text(text + "\n", encoding="utf-8")

@@ -4,7 +4,7 @@ python -m train.measure_size --data DIR [--data DIR ...] [--sizes 48 64 96] [--e
 
 For each size: how many training crops would be enlarged (their short side is below the size),
 the TFLite cost per face on one thread, the file size, and, with --epochs > 0, the VALIDATION
-figures of a short training run at that size (never the test split). The JSON it writes can be
+figures of a short training run at that size (never the test split; costly on a shared CPU). The JSON it writes can be
 embedded in the model card with ``python -m train --size-measurement FILE``.
 """
 
@@ -39,26 +39,45 @@ def short_sides(data: Sequence[Path]) -> dict[str, np.ndarray]:
     return {k: np.array(v) for k, v in sides.items()}
 
 
-def measure(data: Sequence[Path], sizes: Sequence[int], epochs: int, weights: dict[str, float]) -> dict:
+def _untrained_classifier(size: int, folder: Path, width: int, stem_stride: int, classes: tuple[str, ...]):
+    """The architecture at ``size`` exported to TFLite, for timing only (weights do not change speed)."""
+    import json
+
+    from kiosk.classifier import MaskClassifier
+    from kiosk.model_spec import MODEL_CARD_NAME, TFLITE_MODEL_NAME, ModelSpec
+    from train.export import export_tflite
+    from train.model import build_model
+
+    spec = ModelSpec(classes=classes, input_size=size)
+    export_tflite(build_model(spec, width=width, stem_stride=stem_stride), spec, folder / TFLITE_MODEL_NAME)
+    (folder / MODEL_CARD_NAME).write_text(json.dumps({"spec": spec.to_card_section()}))
+    return MaskClassifier(folder)
+
+
+def measure(data: Sequence[Path], sizes: Sequence[int], epochs: int, weights: dict[str, float],
+            width: int = 16, stem_stride: int = 1) -> dict:
+    from train.dataset import class_names
     from train.speed import time_classifier
     from train.training import TrainSettings, run_training
-    from kiosk.classifier import MaskClassifier
 
     sides = short_sides(data)
-    result: dict = {"sizes": {}, "short_side_median": {k: float(np.median(v)) for k, v in sides.items()}}
+    classes = class_names(find_samples(data))
+    result: dict = {"command": "python -m train.measure_size " + " ".join(sys.argv[1:]),
+                    "architecture": {"width": width, "stem_stride": stem_stride},
+                    "short_side_median_px": {k: float(np.median(v)) for k, v in sides.items()}, "sizes": {}}
     for size in sizes:
-        entry: dict = {"enlarged_share": {k: round(float(np.mean(v < size)), 3) for k, v in sides.items()}}
+        entry: dict = {"share_of_crops_enlarged": {k: round(float(np.mean(v < size)), 3) for k, v in sides.items()}}
         with tempfile.TemporaryDirectory() as tmp:
-            card = run_training(TrainSettings(data=list(data), out=Path(tmp), input_size=size,
-                                              epochs=max(epochs, 1), dataset_weights=weights))
-            classifier = MaskClassifier(Path(tmp))
-            entry["ms_per_face"] = time_classifier(classifier, repeats=20, sizes=(1, 16))
+            classifier = _untrained_classifier(size, Path(tmp), width, stem_stride, classes)
+            entry["ms_per_face_one_thread"] = time_classifier(classifier, repeats=30, sizes=(1, 16))
             entry["tflite_kb"] = round(classifier.model_path.stat().st_size / 1024)
-            if epochs > 0:
-                entry["validation"] = {
-                    name: {"balanced_accuracy": rep["balanced_accuracy"], "access": rep["access"]}
-                    for name, rep in card["validation"]["by_dataset"].items()}
-                entry["epochs"] = card["training"]["epochs_run"]
+        if epochs > 0:
+            with tempfile.TemporaryDirectory() as tmp:
+                card = run_training(TrainSettings(data=list(data), out=Path(tmp), input_size=size, epochs=epochs,
+                                                  width=width, stem_stride=stem_stride, dataset_weights=weights))
+            entry["validation"] = {name: {"balanced_accuracy": rep["balanced_accuracy"], "access": rep["access"]}
+                                   for name, rep in card["validation"]["by_dataset"].items()}
+            entry["epochs"] = card["training"]["epochs_run"]
         result["sizes"][str(size)] = entry
     return result
 
@@ -68,14 +87,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, action="append", required=True)
     parser.add_argument("--sizes", type=int, nargs="+", default=[48, 64, 96])
-    parser.add_argument("--epochs", type=int, default=8, help="short training per size (0: speed and sizes only)")
+    parser.add_argument("--epochs", type=int, default=0, help="short training per size (default 0: speed and sizes only)")
+    parser.add_argument("--width", type=int, default=16)
+    parser.add_argument("--stem-stride", type=int, choices=[1, 2], default=1)
     parser.add_argument("--weight", type=_dataset_weight, action="append", default=[], metavar="NAME=W")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
     setup_logging("WARNING")
     weights = dict(args.weight)
     try:
-        result = measure(args.data, args.sizes, args.epochs, weights)
+        result = measure(args.data, args.sizes, args.epochs, weights, args.width, args.stem_stride)
     except KioskError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
