@@ -74,7 +74,7 @@ def test_soft_policy_grants_without_mask_and_says_so(kiosk, tmp_path):
 
 
 def test_video_that_ends_says_so_on_screen(kiosk, tmp_path, artifacts_dir):
-    video = write_door_video(tmp_path / "short.mp4", [("unmasked", 1.0)])
+    video = write_door_video(tmp_path / "short.mp4", [("masked", 1.0)])  # a grant: no popup over the view
     window = kiosk(str(video), **{"camera.loop": False})
     assert pump(window.root, lambda: window.status_bar.text_of("state") == "ENDED", 10.0), window.status_bar.text_of("state")
     window.root.update()

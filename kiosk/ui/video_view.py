@@ -36,6 +36,9 @@ class VideoView:
     def __init__(self, master: tk.Misc) -> None:
         self.canvas = tk.Canvas(master, bg=VIEW_BG, highlightthickness=0, width=640, height=480)
         self._image_item = self.canvas.create_image(0, 0, anchor="center")
+        # a stippled black veil dims the last picture while a message says it is not live
+        self._veil_item = self.canvas.create_rectangle(0, 0, 0, 0, fill="#000000", stipple="gray50", width=0,
+                                                       state="hidden")
         self._font = tkfont.Font(master, family="DejaVu Sans", size=-30, weight="bold")  # kept: named fonts die with it
         self._shadow_item = self.canvas.create_text(0, 0, text="", fill="#000000", font=self._font, justify="center")
         self._message_item = self.canvas.create_text(0, 0, text="", fill="#ffffff", font=self._font, justify="center")
@@ -81,6 +84,7 @@ class VideoView:
         if self.canvas.itemcget(self._message_item, "text") != text:
             self.canvas.itemconfigure(self._message_item, text=text)
             self.canvas.itemconfigure(self._shadow_item, text=text)
+            self.canvas.itemconfigure(self._veil_item, state="normal" if text else "hidden")
 
     @property
     def message(self) -> str:
@@ -89,6 +93,7 @@ class VideoView:
     def _on_resize(self, event: tk.Event) -> None:
         cx, cy = event.width // 2, event.height // 2
         self.canvas.coords(self._image_item, cx, cy)
+        self.canvas.coords(self._veil_item, 0, 0, event.width, event.height)
         self.canvas.coords(self._message_item, cx, cy)
         self.canvas.coords(self._shadow_item, cx + 2, cy + 2)
         width = max(100, event.width - 40)
