@@ -156,3 +156,42 @@ def test_lost_camera_goes_offline_and_reconnects_with_backoff():
     finally:
         capture.stop()
     assert not camera.opened  # stop releases the device
+
+
+def test_runtime_tells_the_screen_when_the_camera_is_lost_and_back(model_dir):
+    """Through the real runtime and pipeline: offline updates keep coming while no frame does."""
+    import dataclasses
+
+    from kiosk.classifier import MaskClassifier
+    from kiosk.config import CameraSection, Config
+    from kiosk.decision import DecisionState
+    from kiosk.pipeline import FrameAnalyzer, build_detector
+    from kiosk.runtime import KioskRuntime
+
+    cfg = dataclasses.replace(Config(), camera=dataclasses.replace(CameraSection(), offline_after_s=0.5,
+                                                                      reconnect_max_s=1.0))
+    camera = UnpluggableCamera()
+    runtime = KioskRuntime(cfg, FrameAnalyzer(build_detector(cfg.detection), MaskClassifier(model_dir)), [], camera)
+    runtime.start()
+    seen = []
+
+    def saw(state: str, text: str) -> bool:
+        while not runtime.updates.empty():
+            seen.append(runtime.updates.get_nowait())
+        return any(u.source_state == state and u.status_text == text for u in seen)
+
+    try:
+        assert wait_until(lambda: saw("live", ""))
+        camera.plugged.clear()
+        assert wait_until(lambda: saw("offline", OFFLINE_TEXT))
+        offline = [u for u in seen if u.source_state == "offline"]
+        assert offline[-1].frame.shape == (48, 64, 3) and offline[-1].state == DecisionState.WAITING
+        count = len(offline)
+        assert wait_until(lambda: saw("offline", OFFLINE_TEXT) and
+                          len([u for u in seen if u.source_state == "offline"]) > count)  # still refreshed
+        camera.plugged.set()
+        seen.clear()
+        assert wait_until(lambda: saw("live", ""))
+        assert runtime.running
+    finally:
+        runtime.stop()
