@@ -170,13 +170,21 @@ class KioskRuntime:
         status = self.capture.status
         done = self.capture.finished and self.frames.pending() == 0
         now = time.monotonic()
-        if not self.media_clock:
-            state = self.engine.update([], now).state  # the person cannot be seen: they leave in time
+        event = None
+        if self.media_clock:
+            state = self.engine.state  # media time only moves with frames
         else:
-            state = self.engine.state
+            # the clock moves on without frames: a person who cannot be seen leaves in time, and a
+            # change of mind held back by hold_s (e.g. mask put on) is decided when the hold ends
+            step = self.engine.update([], now)
+            state, event = step.state, step.event
+            if event is not None:
+                self.decisions += 1
+                self._deliver(event)
         changed = (status.state, status.text) != self._last_published
-        if changed or (status.state not in ("live", "demo") and now - self._last_published_at >= STATUS_REFRESH_S):
-            self._publish(self._placeholder(), [], state, None, status, self._last_index)
+        stale = status.state not in ("live", "demo") and now - self._last_published_at >= STATUS_REFRESH_S
+        if event is not None or changed or stale:
+            self._publish(self._placeholder(), [], state, event, status, self._last_index)
         return done and (self.media_clock or status.state == "ended" or self._stop.is_set())
 
     def _placeholder(self) -> np.ndarray:

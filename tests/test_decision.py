@@ -167,3 +167,13 @@ def test_event_carries_the_deciding_frame():
     step = eng.update([face("with_mask")], 0.0, frame=frame)
     assert step.event.frame is frame
     assert set(step.event.to_json()) == {"time", "decision", "label", "score", "faces"}
+
+
+def test_a_change_held_back_by_the_hold_is_decided_when_the_hold_ends_even_between_frames():
+    """The runtime ticks the engine without a frame while waiting; such a tick can carry the decision."""
+    clock = Clock(engine(hold_s=3.0, leave_after_s=1.0))
+    clock.run(1, [face("without_mask")])
+    clock.run(1.5, [face("with_mask")])  # mask on during the hold: not decided yet
+    assert [e.decision for e in clock.events] == ["denied"]
+    step = clock.engine.update([], 3.2)  # no new frame, the hold is over, the person is still there
+    assert step.state == DecisionState.GRANTED and step.event is not None and step.event.label == "with_mask"
