@@ -3,13 +3,14 @@
 Usage:
     python -m kiosk.ui.measure [--seconds 15] [--latency-loops 3] [--json]
 
-Runs under the current DISPLAY, or starts an Xvfb of its own. Each part is a fresh process, so
-start-up and memory figures include the interpreter, the imports and the model load:
+Runs under the current DISPLAY, or re-runs itself under ``xvfb-run``. Each part is a fresh
+process, so start-up and memory figures include the interpreter, the imports and the model load:
 
 1. start-up: ``python main.py run --source demo`` (the real command): seconds from process start
    to the first frame on screen (the window logs it), resident memory, TensorFlow not loaded.
 2. window: the real window on the demo feed (played at a camera's 30 fps) for ``--seconds``:
-   display fps, analysis fps, and the Tk event-loop lag (an ``after(10)`` tick's lateness).
+   display fps, analysis fps, the Tk event-loop lag (an ``after(10)`` tick's lateness), and the
+   window's own drawing cost (how many fps it could show if analysis delivered them).
 3. latency: a clean generated video (nobody, a face without a mask, nobody, a face with a mask,
    2 s each) played ``--latency-loops`` times: time from the capture of the first frame with
    the face to the decision on the banner.
