@@ -73,6 +73,15 @@ def test_soft_policy_grants_without_mask_and_says_so(kiosk, tmp_path):
     assert not window.popup.is_open and toplevels(window.root) == []
 
 
+def test_without_event_services_the_window_counts_decisions_itself(kiosk, tmp_path):
+    video = write_door_video(tmp_path / "visit.mp4", [("unmasked", 2.0)])
+    window = kiosk(str(video), with_services=False)
+    assert pump(window.root, lambda: window.status_bar.text_of("today") == "today: 0 granted · 1 denied", 10.0), \
+        window.status_bar.text_of("today")
+    assert window.status_bar.text_of("outbox") == ""  # no services, no email outbox to report
+    assert window.popup.is_open
+
+
 def test_video_that_ends_says_so_on_screen(kiosk, tmp_path, artifacts_dir):
     video = write_door_video(tmp_path / "short.mp4", [("masked", 1.0)])  # a grant: no popup over the view
     window = kiosk(str(video), **{"camera.loop": False})

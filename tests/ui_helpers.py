@@ -67,8 +67,9 @@ def kiosk(x_display, tmp_path, model_dir):
     """Factory for a started kiosk window (real model, runtime, event services); closed after the test."""
     opened: list[KioskWindow] = []
 
-    def start(source, explicit_source: bool = True, **overrides) -> KioskWindow:
-        _root, window = build_window(kiosk_config(tmp_path, model_dir, source, **overrides), explicit_source)
+    def start(source, explicit_source: bool = True, with_services: bool = True, **overrides) -> KioskWindow:
+        cfg = kiosk_config(tmp_path, model_dir, source, **overrides)
+        _root, window = build_window(cfg, explicit_source, with_services=with_services)
         window.start()
         opened.append(window)
         return window

@@ -93,11 +93,12 @@ def measurement_config(source: Any, storage_dir: Path, base: Optional[Config] = 
     })
 
 
-def build_window(cfg: Config, explicit_source: bool = True, source: Any = None):
+def build_window(cfg: Config, explicit_source: bool = True, source: Any = None, with_services: bool = True):
     """A ``KioskWindow`` on a real Tk root with the real analyzer, source, services and runtime.
 
     ``explicit_source=False`` is ``main.py run`` without ``--source``: a missing default camera
     falls back to the demo feed. ``source``: an opened ``FrameSource`` instead of the configured one.
+    ``with_services=False``: no event log or email, the window counts decisions itself.
     """
     from kiosk.event_services import EventServices
     from kiosk.pipeline import build_analyzer
@@ -107,9 +108,10 @@ def build_window(cfg: Config, explicit_source: bool = True, source: Any = None):
 
     analyzer = build_analyzer(cfg)
     source = source or open_source(cfg, explicit=explicit_source)
-    services = EventServices(cfg)
-    services.start()
-    runtime = KioskRuntime(cfg, analyzer, [services], source)
+    services = EventServices(cfg) if with_services else None
+    if services is not None:
+        services.start()
+    runtime = KioskRuntime(cfg, analyzer, [services] if services is not None else [], source)
     root = open_display()
     window = KioskWindow(root, cfg, runtime, services)
     return root, window
