@@ -2,9 +2,14 @@
 
 The window (or the headless runner) only reads ``KioskRuntime.updates``; it never waits on the
 camera, the model or the disk. The analysis thread detects and classifies faces, feeds the
-decision engine, hands each new decision to the sinks (event log, alerts) and publishes one
-``FrameUpdate`` per analysed frame. ``updates`` is small and drops its oldest entry when full,
-so a busy screen shows the present, not a backlog.
+decision engine and hands each new decision to the sinks (event log, alerts).
+
+The screen should move at the camera's pace, not the detector's: in live mode every captured
+frame is published at once with the newest analysed faces (boxes lag the picture by one analysis,
+as on any NVR), and the analysis thread itself publishes only when the decision state changes.
+In lossless mode (headless replay of a file) one update is published per analysed frame.
+``updates`` is small and drops its oldest entry when full, so a busy screen shows the present,
+not a backlog; a decision riding on a dropped update moves to the next one.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ log = logging.getLogger(__name__)
 UPDATES_MAXSIZE = 2
 STATUS_REFRESH_S = 0.5  # while no frames arrive (offline, ended), the screen still hears from us this often
 POLL_S = 0.1
+RESULTS_MAX_AGE_S = 0.5  # older analysed faces are not drawn on a new frame (the person may have left)
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,18 @@ class _RateMeter:
         return (len(self._times) - 1) / (self._times[-1] - self._times[0])
 
 
+class _PreviewSlot(LatestSlot[CapturedFrame]):
+    """The analysis thread's mailbox that also hands every captured frame to the screen."""
+
+    def __init__(self, on_put) -> None:
+        super().__init__()
+        self._on_put = on_put
+
+    def put(self, item: CapturedFrame) -> None:
+        super().put(item)
+        self._on_put(item)
+
+
 class KioskRuntime:
     """Capture thread + analysis thread; pushes ``FrameUpdate`` into ``updates`` (latest wins).
 
@@ -79,7 +97,8 @@ class KioskRuntime:
         self.max_frames = max_frames
         self.media_clock = lossless and source.is_media
         self.updates: "queue.Queue[FrameUpdate]" = queue.Queue(maxsize=UPDATES_MAXSIZE)
-        self.frames = LatestSlot[CapturedFrame]()
+        self.preview = not lossless
+        self.frames = _PreviewSlot(self._preview) if self.preview else LatestSlot[CapturedFrame]()
         self.capture = CaptureThread(source, self.frames, offline_after_s=cfg.camera.offline_after_s,
                                      reconnect_max_s=cfg.camera.reconnect_max_s, lossless=lossless)
         event_time = media_clock(datetime.now().astimezone()) if self.media_clock else wall_clock
@@ -100,6 +119,10 @@ class KioskRuntime:
         self._last_index = -1
         self._last_published: Optional[tuple[str, str]] = None
         self._last_published_at = 0.0
+        self._last_results: list[FaceResult] = []
+        self._last_results_at = 0.0
+        self._shown_state = DecisionState.WAITING  # the state of the newest update published
+        self._publish_lock = threading.Lock()  # capture and analysis threads both publish
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -163,7 +186,17 @@ class KioskRuntime:
         self.frames_analyzed += 1
         self._fps = self._rate.tick(time.monotonic())
         self._last_frame, self._last_index = item.image, item.index
-        self._publish(item.image, results, step.state, step.event, self.capture.status, item.index, item.captured_at)
+        self._last_results, self._last_results_at = results, time.monotonic()
+        if not self.preview or step.event is not None or step.state != self._shown_state:
+            self._publish(item.image, results, step.state, step.event, self.capture.status, item.index,
+                          item.captured_at)
+
+    def _preview(self, item: CapturedFrame) -> None:
+        """Capture thread: show this frame now, with the newest analysed faces if still fresh."""
+        fresh = time.monotonic() - self._last_results_at <= RESULTS_MAX_AGE_S
+        self._last_frame = item.image
+        self._publish(item.image, self._last_results if fresh else [], None, None,
+                      self.capture.status, item.index, item.captured_at)
 
     def _idle(self) -> bool:
         """No new frame: keep the screen informed (offline, ended); True when the runtime is done."""
@@ -201,16 +234,21 @@ class KioskRuntime:
             except Exception:  # a broken sink must not stop the door or the other sinks
                 log.exception("decision sink %s failed", type(sink).__name__)
 
-    def _publish(self, frame: np.ndarray, results: list[FaceResult], state: DecisionState,
+    def _publish(self, frame: np.ndarray, results: list[FaceResult], state: Optional[DecisionState],
                  decision: Optional[DecisionEvent], status: SourceStatus, index: int,
                  captured_at: float = 0.0) -> None:
+        """Queue an update for the screen; ``state`` None keeps the state shown last (previews),
+        so a preview can never show a decision before the update that carries its event."""
         source_state = status.state if status.state != "connecting" else "offline"
-        update = FrameUpdate(frame=frame, results=list(results), state=state, decision=decision,
-                             source_label=self.source.label, source_state=source_state, status_text=status.text,
-                             analysis_fps=round(self._fps, 1), frame_index=index, captured_at=captured_at)
-        self._last_published = (status.state, status.text)
-        self._last_published_at = time.monotonic()
-        self._put_latest(update)
+        with self._publish_lock:
+            shown = self._shown_state if state is None else state
+            update = FrameUpdate(frame=frame, results=list(results), state=shown, decision=decision,
+                                 source_label=self.source.label, source_state=source_state, status_text=status.text,
+                                 analysis_fps=round(self._fps, 1), frame_index=index, captured_at=captured_at)
+            self._put_latest(update)
+            self._shown_state = shown
+            self._last_published = (status.state, status.text)
+            self._last_published_at = time.monotonic()
 
     def _put_latest(self, update: FrameUpdate) -> None:
         """Never block: drop the oldest update, but never lose the decision it carried."""
