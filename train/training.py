@@ -50,7 +50,7 @@ class TrainSettings:
     augment_strength: float = 1.0
     learning_rate: float = 2e-3
     dataset_weights: dict[str, float] = field(default_factory=dict)
-    max_false_accept: float = 0.01
+    max_false_accept: float = 0.05
     fractions: tuple[float, float, float] = DEFAULT_FRACTIONS
     threads: int = 2
     command: str = ""
