@@ -39,6 +39,7 @@ BOTH = (FRONTAL_DEFAULT, FRONTAL_ALT2)
 
 def _haar(**settings) -> Callable[[], FaceDetector]:
     settings.setdefault("max_width", 640)  # full resolution unless a step says otherwise
+    settings.setdefault("eye_neighbors", 0)  # no eye rescue unless a step says so
     return lambda: HaarDetector(40, HaarSettings(**settings))
 
 
