@@ -295,6 +295,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     print(f"machine: {os.cpu_count()} cores, load average {load} (other work on the machine slows every figure)")
     print(f"== Pipeline, 1 thread, 640x480: detector {cfg.detection.detector!r}, model {analyzer.classifier.name} ==")
     bench_pipeline(analyzer, scenes, args.frames)
+    if cfg.detection.tracking:
+        print(f"\n== The same as live video: tracking known faces, whole-frame scan every "
+              f"{cfg.detection.full_scan_every} frames (what the kiosk and analyze on videos run) ==")
+        bench_pipeline(build_analyzer(cfg, video=True), scenes, args.frames)
     if not args.skip_seeds:
         seeds_frames = args.seeds_frames or max(3, args.frames // 4)
         print("\n== The seeds' way, 1 thread: stock Haar (1.1, 5) on the full frame + Keras model.predict per face ==")

@@ -144,7 +144,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     cfg = load_config(Path(args.config)) if args.config else Config()
     cfg = with_overrides(cfg, {"model.dir": str(Path(args.model).resolve()) if args.model else None,
                                "detection.detector": args.detector})
-    analyzer = build_analyzer(cfg)
+    analyzer = build_analyzer(cfg, video=True)
     live = measure_live_demo(cfg, analyzer, args.loops)
     figures = {
         "detector": analyzer.detector.name,

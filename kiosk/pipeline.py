@@ -51,7 +51,16 @@ def build_detector(detection_cfg) -> FaceDetector:
     return detection.build_detector(detection_cfg)
 
 
-def build_analyzer(cfg) -> FrameAnalyzer:
-    """The pipeline the config asks for: its detector and the model in ``[model] dir``."""
+def build_analyzer(cfg, video: bool = False) -> FrameAnalyzer:
+    """The pipeline the config asks for: its detector and the model in ``[model] dir``.
+
+    ``video=True`` is for consecutive frames of one camera or file: with ``[detection] tracking``
+    the detector then re-finds known faces in their region and scans whole frames only now and then.
+    """
     classifier = MaskClassifier(cfg.resolve_path(cfg.model.dir))
-    return FrameAnalyzer(build_detector(cfg.detection), classifier)
+    detector = build_detector(cfg.detection)
+    if video and cfg.detection.tracking:
+        from kiosk.detection.tracking import RegionTrackingDetector
+
+        detector = RegionTrackingDetector(detector, full_scan_every=cfg.detection.full_scan_every)
+    return FrameAnalyzer(detector, classifier)

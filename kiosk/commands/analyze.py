@@ -141,10 +141,21 @@ def _write_image(path: Path, image: np.ndarray) -> None:
 class Analysis:
     """One analyze run: every input streamed through the pipeline, nothing accumulated."""
 
-    def __init__(self, analyzer: FrameAnalyzer, reporter: Reporter, out_dir: Optional[Path]) -> None:
+    def __init__(self, analyzer: FrameAnalyzer, reporter: Reporter, out_dir: Optional[Path],
+                 video_tracking_every: int = 0) -> None:
         self.analyzer = analyzer
         self.reporter = reporter
         self.out_dir = out_dir
+        self.video_tracking_every = video_tracking_every  # 0: every video frame is scanned whole
+
+    def _video_analyzer(self) -> FrameAnalyzer:
+        """A fresh analyzer per video: consecutive frames may re-find known faces in their region."""
+        if not self.video_tracking_every:
+            return self.analyzer
+        from kiosk.detection.tracking import RegionTrackingDetector
+
+        tracker = RegionTrackingDetector(self.analyzer.detector, full_scan_every=self.video_tracking_every)
+        return FrameAnalyzer(tracker, self.analyzer.classifier)
 
     def _out_path(self, source: Path, relative: Path) -> Optional[Path]:
         if self.out_dir is None:
@@ -190,11 +201,12 @@ class Analysis:
         target = self._out_path(source, relative)
         writer = VideoWriter(target, reader.fps) if target is not None else None
         log.info("%s: video, %s frames at %.1f fps", source, reader.frame_count or "unknown", reader.fps)
+        analyzer = self._video_analyzer()
         try:
             with reader:
                 for index, frame in enumerate(reader.frames()):
                     try:
-                        results = self.analyzer.analyze(frame)
+                        results = analyzer.analyze(frame)
                     except Exception as exc:
                         self.reporter.error(source, _one_line(source, exc), index)
                         continue
@@ -236,7 +248,8 @@ def run(args: argparse.Namespace) -> int:
     analyzer = build_analyzer(cfg)
     reporter = Reporter(args.json, args.progress_every)
     try:
-        stats = Analysis(analyzer, reporter, out_dir).run(args.paths)
+        tracking_every = cfg.detection.full_scan_every if cfg.detection.tracking else 0
+        stats = Analysis(analyzer, reporter, out_dir, tracking_every).run(args.paths)
     except BrokenPipeError:  # e.g. piped into `head`: stop quietly like other Unix tools
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

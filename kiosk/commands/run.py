@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     from kiosk.pipeline import build_analyzer
     from kiosk.sources import open_source
 
-    analyzer = build_analyzer(cfg)
+    analyzer = build_analyzer(cfg, video=True)
     source = open_source(cfg, explicit=args.source is not None)
     try:
         services = _event_services(cfg)

@@ -106,7 +106,7 @@ def build_window(cfg: Config, explicit_source: bool = True, source: Any = None, 
     from kiosk.sources import open_source
     from kiosk.ui.app import KioskWindow, open_display
 
-    analyzer = build_analyzer(cfg)
+    analyzer = build_analyzer(cfg, video=True)
     source = source or open_source(cfg, explicit=explicit_source)
     services = EventServices(cfg) if with_services else None
     if services is not None:

@@ -1,0 +1,51 @@
+"""Region tracking around known faces, with the real tuned Haar detector on moving portraits."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kiosk.config import Config
+from kiosk.detection import build_detector
+from kiosk.detection.boxes import iou
+from kiosk.detection.tracking import RegionTrackingDetector
+from kiosk.synthetic import PORTRAIT_FACE_BOX, load_portrait, place_on_canvas
+
+
+def portrait_at(offset: tuple[int, int], scale: float = 0.6) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """A 640x480 frame with the portrait moved by ``offset``, and where its face is."""
+    frame, used, (x0, y0) = place_on_canvas(load_portrait(), scale=scale, offset=offset)
+    x, y, w, h = PORTRAIT_FACE_BOX
+    return frame, (int(x0 + x * used), int(y0 + y * used), int(w * used), int(h * used))
+
+
+def tracker(every: int = 10) -> RegionTrackingDetector:
+    return RegionTrackingDetector(build_detector(Config().detection), full_scan_every=every)
+
+
+def test_a_walking_face_is_followed_with_region_scans_between_full_scans():
+    detector = tracker(every=10)
+    for step in range(20):
+        frame, face = portrait_at((step * 4 - 40, step * 2 - 20))
+        boxes = detector.detect(frame)
+        assert len(boxes) == 1 and iou(boxes[0], face) >= 0.5, (step, boxes, face)
+    assert detector.full_scans == 2  # frames 1 and 11; the 18 others only looked around the face
+    assert detector.region_scans == 18
+
+
+def test_a_face_that_leaves_is_dropped_at_once_and_a_newcomer_is_found():
+    detector = tracker(every=10)
+    frame, _ = portrait_at((0, 0))
+    assert len(detector.detect(frame)) == 1
+    blank = np.full_like(frame, 90)
+    assert detector.detect(blank) == []  # the region came up empty: a full scan confirmed nobody is there
+    frame, face = portrait_at((60, 10))
+    boxes = detector.detect(frame)  # nobody known: every frame is a full scan until someone is found
+    assert len(boxes) == 1 and iou(boxes[0], face) >= 0.5
+
+
+def test_tracking_is_what_video_paths_get_and_photos_do_not():
+    from kiosk.pipeline import build_analyzer
+
+    cfg = Config()
+    assert isinstance(build_analyzer(cfg, video=True).detector, RegionTrackingDetector)
+    assert not isinstance(build_analyzer(cfg).detector, RegionTrackingDetector)
