@@ -56,6 +56,7 @@ def test_demo_feed_shows_denied_then_granted(kiosk, artifacts_dir):
 
     assert seen[0][0] in ("waiting", "checking")
     assert root.title() == f"{PRODUCT_NAME} — front-door"
+    assert window._icon.width() == 128  # the product icon from assets/ reached the window manager
     assert window.status_bar.text_of("state") == "DEMO"
     assert window.status_bar.text_of("source") == "demo"
     # today's counts come from the event services (the SQLite event log's in-memory tally)

@@ -27,6 +27,7 @@ import signal
 import time
 import tkinter as tk
 from collections import deque
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from kiosk import PRODUCT_NAME
@@ -51,6 +52,7 @@ SERVICES_STATUS_S = 1.0  # how often counts and the outbox are asked from the ev
 INITIAL_SIZE = (800, 760)
 FULLSCREEN_CHECK_MS = 300  # time a window manager gets to honour -fullscreen
 CLOSE_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+ICON_PATH = Path(__file__).resolve().parents[2] / "assets" / "icon.png"
 OVERLAY_STATES = ("offline", "ended")  # source states the live view is covered with a message
 
 
@@ -106,6 +108,7 @@ class KioskWindow:
         self._windowed_geometry = ""
 
         root.title(f"{PRODUCT_NAME} — {cfg.kiosk.id}")
+        self._set_icon()
         root.configure(bg="#101418")
         root.minsize(480, 440)
         root.geometry(self._initial_geometry())
@@ -330,6 +333,14 @@ class KioskWindow:
         self._admin_window = panel if isinstance(panel, tk.Misc) else None
 
     # --- helpers ----------------------------------------------------------------------------
+
+    def _set_icon(self) -> None:
+        """The product icon in the task bar / window manager; a missing file is no reason to stop."""
+        try:
+            self._icon = tk.PhotoImage(master=self.root, file=str(ICON_PATH))
+            self.root.iconphoto(True, self._icon)
+        except tk.TclError as exc:
+            log.warning("window icon %s not shown: %s", ICON_PATH, exc)
 
     def _initial_geometry(self) -> str:
         """Room for a 640x480 feed at about 1.1x plus banner and status bar, never larger than the screen."""
