@@ -151,7 +151,8 @@ class DetectionSection:
     tiles: bool = setting(True, boolean, "blazeface: also search square tiles of wide frames (smaller faces; 3x the time)")
     tracking: bool = setting(True, boolean,
                              "video: look for known faces around where they were; scan whole frames only now and then")
-    full_scan_every: int = setting(10, int_range(1, 300), "video with tracking: scan the whole frame every N frames")
+    full_scan_every: int = setting(20, int_range(1, 300),
+                                  "video with tracking: scan the whole frame every N frames (newcomers are seen within N frames)")
 
 
 @dataclass(frozen=True)

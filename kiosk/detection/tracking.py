@@ -18,13 +18,13 @@ from kiosk.preprocessing import Box, expand_box
 
 # In the region image the known face is scaled to about this width: comfortably above the
 # cascade's 24 px window, small enough to be cheap.
-REGION_FACE_PX = 56
+REGION_FACE_PX = 48
 
 
 class RegionTrackingDetector:
     """Wraps any ``FaceDetector``: full scans every N frames, region scans in between."""
 
-    def __init__(self, inner, full_scan_every: int = 10, region_margin: float = 0.5) -> None:
+    def __init__(self, inner, full_scan_every: int = 20, region_margin: float = 0.4) -> None:
         if full_scan_every < 1:
             raise ValueError("full_scan_every must be >= 1")
         self.inner = inner
