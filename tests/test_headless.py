@@ -165,3 +165,23 @@ def test_sigterm_stops_a_headless_run_cleanly(config_file, model_dir):
     assert "SIGTERM received: stopping" in stderr and "headless run finished" in stderr
     assert "Traceback" not in stderr
     decisions_of(stdout)  # whatever was decided before the signal is complete JSON lines
+
+
+def test_headless_kiosk_with_email_enabled_mails_the_denial(video, tmp_path, model_dir):
+    """The whole product without a window: door video -> decision -> event log -> real email."""
+    from event_helpers import write_config
+    from kiosk.loopback_smtp import LoopbackSmtp
+
+    with LoopbackSmtp() as server:
+        config = write_config(tmp_path, server.port)
+        done = subprocess.run(main_command("run", "--headless", "--source", str(video), "--config", str(config),
+                                           "--model", str(model_dir)),
+                              capture_output=True, text=True, timeout=240, cwd=PROJECT_ROOT)
+        assert done.returncode == 0, done.stderr
+        assert [d["decision"] for d in decisions_of(done.stdout)] == ["denied", "granted"]
+        mails = server.wait_for(1, timeout_s=20)  # the orderly stop gave the sender time to deliver
+    assert len(mails) == 1, [m.message["Subject"] for m in mails]  # only denials alert by default
+    mail = mails[0]
+    assert "test-door" in mail.message["Subject"] and "denied" in mail.message["Subject"]
+    assert sorted(mail.rcpt_tos) == ["admin@example.org", "security@example.org"]
+    assert mail.event_ids == [1]
