@@ -42,6 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--width", type=int, default=16, help="filters of the first conv block")
     parser.add_argument("--stem-stride", type=int, choices=[1, 2], default=2,
                         help="stride of the first conv (1: full-resolution detail, slower)")
+    parser.add_argument("--learning-rate", type=float, default=2e-3, help="peak Adam learning rate (default 0.002)")
+    parser.add_argument("--schedule", choices=["cosine", "plateau"], default="cosine",
+                        help="cosine: warm-up then cosine decay over --epochs (default); plateau: halve on stalled val loss")
+    parser.add_argument("--head", choices=["gap", "flatten"], default="gap",
+                        help="gap: global average pooling (default); flatten: small dense layer over the final feature map")
     parser.add_argument("--patience", type=int, default=6, help="early-stopping patience in epochs")
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--augment-strength", type=float, default=1.0, help="scale of all augmentation ranges")
@@ -66,8 +71,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         measurement = json.loads(args.size_measurement.read_text()) if args.size_measurement else None
         settings = TrainSettings(
             data=args.data, out=args.out, input_size=args.input_size, crop_margin=args.crop_margin,
-            epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, width=args.width, stem_stride=args.stem_stride,
-            patience=args.patience, augment_strength=args.augment_strength, dataset_weights=dict(args.weight),
+            epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, width=args.width, stem_stride=args.stem_stride, head=args.head,
+            learning_rate=args.learning_rate, schedule=args.schedule, patience=args.patience, augment_strength=args.augment_strength, dataset_weights=dict(args.weight),
             max_false_accept=args.max_false_accept,
             threads=args.threads, command=shlex.join(["python", "-m", "train", *argv]), size_measurement=measurement,
         )

@@ -34,6 +34,17 @@ def export_tflite(model: keras.Model, spec: ModelSpec, path: Path) -> Path:
     return path
 
 
+def save_keras_for_inference(model: keras.Model, path: Path) -> Path:
+    """Save weights and architecture without the optimizer state: Adam's two moment copies
+    would triple the file for nothing the kiosk or a later evaluation uses."""
+    clean = keras.models.clone_model(model)
+    clean.set_weights(model.get_weights())
+    path = Path(path)
+    clean.save(path)
+    log.info("wrote %s (%.0f KB)", path, path.stat().st_size / 1024)
+    return path
+
+
 def max_abs_difference(model: keras.Model, classifier, batch: np.ndarray) -> float:
     """Largest difference between Keras and TFLite probabilities on ``batch`` (should be ~1e-6)."""
     expected = model.predict(batch, verbose=0)

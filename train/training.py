@@ -46,9 +46,11 @@ class TrainSettings:
     seed: int = 1234
     width: int = 16
     stem_stride: int = 2
+    head: str = "gap"
     patience: int = 6
     augment_strength: float = 1.0
     learning_rate: float = 2e-3
+    schedule: str = "cosine"
     dataset_weights: dict[str, float] = field(default_factory=dict)
     max_false_accept: float = 0.05
     fractions: tuple[float, float, float] = DEFAULT_FRACTIONS
@@ -112,6 +114,20 @@ def _epoch_logger(total_epochs: int):
     return EpochLog()
 
 
+def learning_rate_for(settings: TrainSettings, train_count: int):
+    """Cosine decay over the whole run (with a one-epoch warm-up) by default: the validation loss
+    of these small, mixed datasets is noisy, and a plateau rule halved the rate after a few bad
+    epochs while the network was still learning, leaving it underfitted."""
+    import keras
+
+    if settings.schedule == "plateau":
+        return settings.learning_rate
+    steps_per_epoch = max(1, -(-train_count // settings.batch_size))
+    return keras.optimizers.schedules.CosineDecay(
+        settings.learning_rate / 10, decay_steps=steps_per_epoch * max(1, settings.epochs - 1), alpha=0.01,
+        warmup_target=settings.learning_rate, warmup_steps=steps_per_epoch)
+
+
 def fit_model(spec: ModelSpec, settings: TrainSettings, x_train, y_train, w_train, x_val, y_val, w_val):
     """Train with augmentation, class/dataset weights and early stopping on validation loss."""
     import keras
@@ -130,15 +146,16 @@ def fit_model(spec: ModelSpec, settings: TrainSettings, x_train, y_train, w_trai
         .prefetch(2)
     )
     val_ds = tf.data.Dataset.from_tensor_slices((x_val, y_val, w_val)).batch(256)
-    model = build_model(spec, width=settings.width, stem_stride=settings.stem_stride)
+    model = build_model(spec, width=settings.width, stem_stride=settings.stem_stride, head=settings.head)
     log.info("model: %d parameters", model.count_params())
-    model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate),
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate_for(settings, len(x_train))),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     callbacks = [
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=settings.patience, restore_best_weights=True),
-        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=3, min_lr=1e-5),
         _epoch_logger(settings.epochs),
     ]
+    if settings.schedule == "plateau":
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=3, min_lr=1e-5))
     history = model.fit(train_ds, validation_data=val_ds, epochs=settings.epochs, callbacks=callbacks, verbose=0)
     return model, {k: [float(v) for v in vals] for k, vals in history.history.items()}
 
@@ -193,7 +210,7 @@ def run_training(settings: TrainSettings) -> dict:
     all_samples = find_samples(settings.data)  # bad folders fail fast, before TensorFlow loads
     configure_tensorflow(settings.threads, settings.seed)
     from kiosk.classifier import MaskClassifier
-    from train.export import export_tflite, max_abs_difference
+    from train.export import export_tflite, max_abs_difference, save_keras_for_inference
     from train.metrics import choose_threshold, format_report
     from train.plots import plot_confusions, plot_history
 
@@ -228,7 +245,7 @@ def run_training(settings: TrainSettings) -> dict:
     staging = Path(settings.out) / ".staging"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    model.save(staging / KERAS_MODEL_NAME)
+    save_keras_for_inference(model, staging / KERAS_MODEL_NAME)
     export_tflite(model, spec, staging / TFLITE_MODEL_NAME)
     card = {
         "spec": spec.to_card_section(),
@@ -244,8 +261,8 @@ def run_training(settings: TrainSettings) -> dict:
         or {"note": f"not measured in this run; input_size {settings.input_size} used"},
         "training": {
             "seed": settings.seed, "epochs_run": len(history.get("loss", [])), "max_epochs": settings.epochs,
-            "batch_size": settings.batch_size, "width": settings.width, "stem_stride": settings.stem_stride, "parameters": int(model.count_params()),
-            "learning_rate": settings.learning_rate, "dataset_weights": settings.dataset_weights,
+            "batch_size": settings.batch_size, "width": settings.width, "stem_stride": settings.stem_stride, "head": settings.head, "parameters": int(model.count_params()),
+            "learning_rate": settings.learning_rate, "schedule": settings.schedule, "dataset_weights": settings.dataset_weights,
             "augmentation": f"strength {settings.augment_strength} x (flip, rotation +-18 deg, shift 8 %, zoom 15 %, "
                             "brightness 25 %, contrast 35 %, blur p=0.3, down/up-scaling p=0.3)",
             "threshold_selection": {"max_false_accept": settings.max_false_accept, **threshold_info},
