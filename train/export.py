@@ -37,7 +37,7 @@ def export_tflite(model: keras.Model, spec: ModelSpec, path: Path) -> Path:
 def save_keras_for_inference(model: keras.Model, path: Path) -> Path:
     """Save weights and architecture without the optimizer state: Adam's two moment copies
     would triple the file for nothing the kiosk or a later evaluation uses."""
-    clean = keras.models.clone_model(model)
+    clean = keras.Model.from_config(model.get_config())  # clone_model would keep the compiled optimizer
     clean.set_weights(model.get_weights())
     path = Path(path)
     clean.save(path)
