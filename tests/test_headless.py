@@ -13,8 +13,6 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 
 from kiosk.classifier import MaskClassifier
@@ -22,8 +20,7 @@ from kiosk.config import CameraSection, Config, ModelSection, StorageSection
 from kiosk.headless import build_headless_runtime, run_headless
 from kiosk.pipeline import FrameAnalyzer, build_detector
 from kiosk.sources import open_source
-from kiosk.synthetic import load_portrait, masked_portrait, place_on_canvas
-from kiosk.video_io import VideoWriter
+from kiosk.ui.measure import write_door_video
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FPS = 12  # 8 s of video in 96 frames keeps the test quick; decisions run on media time anyway
@@ -31,25 +28,11 @@ SIZE = (320, 240)  # a ~110 px face, like a person a metre or two from the camer
 JSON_KEYS = {"time", "decision", "label", "score", "faces"}
 
 
-def sway(frame: np.ndarray, i: int) -> np.ndarray:
-    """A person standing at a door is never pixel-still: shift by a few pixels, deterministically.
-    A frozen image would make every frame the same crop, so the multi-frame vote would rest on
-    one draw of the classifier instead of on many slightly different views, as at a real door."""
-    dx, dy = round(4 * np.sin(i / 3)), round(3 * np.cos(i / 4))
-    return cv2.warpAffine(frame, np.float32([[1, 0, dx], [0, 1, dy]]), (frame.shape[1], frame.shape[0]),
-                          borderMode=cv2.BORDER_REPLICATE)
-
-
 def door_video(path: Path, fps: int = FPS) -> Path:
-    """1 s nobody, 3 s a person without a mask, 1 s nobody, 3 s a person with a mask."""
-    blank = np.full((SIZE[1], SIZE[0], 3), 90, np.uint8)
-    unmasked, _, _ = place_on_canvas(load_portrait(), SIZE, 0.5)
-    masked, _, _ = place_on_canvas(masked_portrait(), SIZE, 0.5)
-    with VideoWriter(path, fps) as writer:
-        for frame, seconds in ((blank, 1), (unmasked, 3), (blank, 1), (masked, 3)):
-            for i in range(seconds * fps):
-                writer.write(frame if frame is blank else sway(frame, i))
-        return writer.path
+    """1 s nobody, 3 s a person without a mask, 1 s nobody, 3 s a person with a mask, swaying
+    by a few pixels as people at a door do."""
+    segments = [("empty", 1), ("unmasked", 3), ("empty", 1), ("masked", 3)]
+    return write_door_video(path, segments, fps=fps, size=SIZE, scale=0.5, swaying=True)
 
 
 @pytest.fixture(scope="module")

@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+import cv2
 import numpy as np
 
 from kiosk.config import PROJECT_ROOT, Config, with_overrides
@@ -53,26 +54,37 @@ TENSORFLOW_LIBRARY_HINT = "tensorflow"
 
 # --- inputs ---------------------------------------------------------------------------------
 
-def door_frame(kind: str, size: tuple[int, int] = (640, 480)) -> np.ndarray:
+def door_frame(kind: str, size: tuple[int, int] = (640, 480), scale: float = 0.75) -> np.ndarray:
     """One frame of a clean door scene: ``"empty"``, ``"unmasked"`` or ``"masked"`` (the portrait)."""
     from kiosk.synthetic import load_portrait, masked_portrait, place_on_canvas
 
     if kind == "empty":
         return np.full((size[1], size[0], 3), 90, np.uint8)
     person = masked_portrait() if kind == "masked" else load_portrait()
-    frame, _, _ = place_on_canvas(person, size, scale=0.75)
+    frame, _, _ = place_on_canvas(person, size, scale=scale)
     return frame
 
 
-def write_door_video(path: Path, segments: Sequence[tuple[str, float]], fps: float = CLEAN_FPS) -> Path:
-    """A video of ``(kind, seconds)`` segments (see ``door_frame``); returns the path really written."""
+def sway(frame: np.ndarray, i: int) -> np.ndarray:
+    """Frame ``i`` of a person standing at a door, who is never pixel-still: a deterministic shift
+    of a few pixels. A frozen image makes every frame the same crop, so the multi-frame vote would
+    rest on one draw of the classifier instead of on many slightly different views."""
+    dx, dy = round(4 * np.sin(i / 3)), round(3 * np.cos(i / 4))
+    return cv2.warpAffine(frame, np.float32([[1, 0, dx], [0, 1, dy]]), (frame.shape[1], frame.shape[0]),
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
+def write_door_video(path: Path, segments: Sequence[tuple[str, float]], fps: float = CLEAN_FPS,
+                     size: tuple[int, int] = (640, 480), scale: float = 0.75, swaying: bool = False) -> Path:
+    """A video of ``(kind, seconds)`` segments (see ``door_frame``), people optionally swaying;
+    returns the path really written."""
     from kiosk.video_io import VideoWriter
 
     with VideoWriter(path, fps=fps) as writer:
         for kind, seconds in segments:
-            frame = door_frame(kind)
-            for _ in range(max(1, round(seconds * fps))):
-                writer.write(frame)
+            frame = door_frame(kind, size, scale)
+            for i in range(max(1, round(seconds * fps))):
+                writer.write(sway(frame, i) if swaying and kind != "empty" else frame)
     return writer.path
 
 
