@@ -9,7 +9,7 @@ import pytest
 
 from kiosk.config import ConfigError, Config, build_config
 from kiosk.detection import DETECTOR_NAMES, build_detector
-from kiosk.detection.boxes import iou, match_boxes, non_max_suppression
+from kiosk.detection.boxes import BoxFit, iou, match_boxes, non_max_suppression
 from kiosk.model_spec import WITH_MASK
 from kiosk.pipeline import FrameAnalyzer
 from kiosk.classifier import MaskClassifier
@@ -95,3 +95,16 @@ def test_matching_is_one_to_one_and_needs_iou_0_3():
     truth = [(0, 0, 100, 100), (300, 0, 100, 100)]
     found = [(5, 5, 100, 100), (10, 0, 100, 100), (300, 60, 100, 100)]  # the last overlaps 0.25
     assert match_boxes(truth, found, 0.3) == {0: 0}
+
+
+def test_box_fit_narrows_and_lowers_a_box_about_its_centre():
+    assert BoxFit().apply((10, 20, 100, 100)) == (10, 20, 100, 100)
+    # 100x100 at (0, 0): centre (50, 50) moves down 5 px; 78 wide, 95 tall around it
+    assert BoxFit(width=0.78, height=0.95, shift_y=0.05).apply((0, 0, 100, 100)) == (11, 8, 78, 95)
+
+
+def test_the_default_haar_box_frames_the_portrait_face_like_an_annotated_box(portrait):
+    """Annotated face boxes are taller than wide; the square cascade window is not."""
+    frame, _, _ = place_on_canvas(portrait, (640, 480), scale=0.75)
+    (box,) = build_detector(Config().detection).detect(frame)
+    assert box[3] > box[2] * 1.1

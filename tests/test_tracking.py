@@ -43,6 +43,24 @@ def test_a_face_that_leaves_is_dropped_at_once_and_a_newcomer_is_found():
     assert len(boxes) == 1 and iou(boxes[0], face) >= 0.5
 
 
+def test_a_tracked_masked_face_keeps_the_size_a_full_scan_gives_it():
+    """Region scans must not let the box grow frame by frame: a tracked box once reached 1.5x the
+    face, and the classifier then saw a small mask in a wide view."""
+    from kiosk.ui.measure import door_frame, sway
+
+    inner = build_detector(Config().detection)
+    detector = RegionTrackingDetector(inner, full_scan_every=20)
+    person = door_frame("masked", scale=0.75)
+    ratios = []
+    for i in range(40):
+        frame = sway(person, i)
+        tracked, scanned = detector.detect(frame), inner.detect(frame)
+        if tracked and scanned:
+            ratios.append(tracked[0][2] / scanned[0][2])
+    assert len(ratios) >= 35
+    assert 0.95 <= float(np.median(ratios)) <= 1.05 and max(ratios) <= 1.3, ratios
+
+
 def test_tracking_is_what_video_paths_get_and_photos_do_not():
     from kiosk.pipeline import build_analyzer
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from kiosk.detection.boxes import non_max_suppression
+from kiosk.detection.boxes import BoxFit, non_max_suppression
 from kiosk.errors import KioskError
 from kiosk.preprocessing import Box
 
@@ -80,18 +80,23 @@ def _make_interpreter(path: Path):
     return interpreter
 
 
+# BlazeFace boxes are a little wider and shorter than annotated face boxes
+# (measured by python -m kiosk.box_fit_study --detector blazeface --raw).
+BLAZEFACE_BOX_FIT = BoxFit(width=0.92, height=1.13, shift_y=-0.02)
+
+
 class BlazeFaceDetector:
     """BlazeFace on a letterboxed square copy of the frame; boxes mapped back to frame pixels."""
 
     def __init__(self, variant: str = "short", min_score: float = 0.5, min_face_px: int = 40,
-                 box_scale: float = 1.0, tiles: bool = True) -> None:
+                 tiles: bool = True) -> None:
         if variant not in MODELS:
             raise ValueError(f"unknown BlazeFace variant {variant!r}; known: {', '.join(MODELS)}")
         self.name = f"blazeface-{variant}"
         self.model = MODELS[variant]
         self.min_score = min_score
         self.min_face_px = min_face_px
-        self.box_scale = box_scale  # BlazeFace boxes are tight; scaled boxes look like annotated ones
+        self.box_fit = BLAZEFACE_BOX_FIT
         self.tiles = tiles
         self._interpreter = _make_interpreter(weights_dir() / self.model.file_name)
         inputs = self._interpreter.get_input_details()
@@ -138,7 +143,7 @@ class BlazeFaceDetector:
             x0, y0 = max(0, x), max(0, y)
             x1, y1 = min(width, x + w), min(height, y + h)
             if w >= self.min_face_px and x1 > x0 and y1 > y0:
-                result.append(((x0, y0, x1 - x0, y1 - y0), scores[i]))
+                result.append((self.box_fit.apply((x0, y0, x1 - x0, y1 - y0)), scores[i]))
         return result
 
     def _views(self, frame: np.ndarray) -> list[tuple[int, int, np.ndarray]]:
@@ -167,7 +172,7 @@ class BlazeFaceDetector:
         keep = np.flatnonzero(scores >= self.min_score)
         size = float(self.model.input_size)
         centres = (raw[keep, 0:2] / size + self._anchors[keep]) * side
-        dims = raw[keep, 2:4] / size * self.box_scale * side
+        dims = raw[keep, 2:4] / size * side
         return [
             ((int(round(cx - w / 2)), int(round(cy - h / 2)), int(round(w)), int(round(h))), float(score))
             for (cx, cy), (w, h), score in zip(centres, dims, scores[keep])

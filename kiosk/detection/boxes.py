@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 from kiosk.preprocessing import Box
@@ -60,3 +61,23 @@ def match_boxes(truth: Sequence[Box], found: Sequence[Box], min_iou: float = 0.3
         matched[ti] = fi
         used.add(fi)
     return matched
+
+
+@dataclass(frozen=True)
+class BoxFit:
+    """Moves a detector's box onto the face the way the annotated training boxes sit on it.
+
+    Each detector frames a face its own way (a Haar box is square and about 30 % wider than an
+    annotated face box), and the classifier learnt from crops of annotated boxes. Measured per
+    detector by ``python -m kiosk.box_fit_study`` as medians over matched faces.
+    """
+
+    width: float = 1.0  # annotated width / detector width
+    height: float = 1.0  # annotated height / detector height
+    shift_y: float = 0.0  # annotated centre minus detector centre, in detector heights (down > 0)
+
+    def apply(self, box: Box) -> Box:
+        x, y, w, h = box
+        cx, cy = x + w / 2.0, y + h / 2.0 + self.shift_y * h
+        new_w, new_h = w * self.width, h * self.height
+        return int(round(cx - new_w / 2.0)), int(round(cy - new_h / 2.0)), int(round(new_w)), int(round(new_h))

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from kiosk.detection.boxes import non_max_suppression
+from kiosk.detection.boxes import BoxFit, non_max_suppression
 from kiosk.preprocessing import Box, to_grayscale
 
 FRONTAL_DEFAULT = "haarcascade_frontalface_default.xml"
@@ -83,8 +83,14 @@ class HaarSettings:
     max_width: int = 320  # frames wider than this are scaled down first (speed: 4x fewer pixels than 640)
 
 
+# Annotated face boxes are narrower than the square cascade window and sit a little lower
+# (measured by python -m kiosk.box_fit_study --raw); the classifier learnt from annotated boxes.
+HAAR_BOX_FIT = BoxFit(width=0.78, height=0.95, shift_y=0.05)
+
+
 class HaarDetector:
-    """Frontal cascades on an equalised frame, eye evidence for weak candidates, then NMS."""
+    """Frontal cascades on an equalised frame, eye evidence for weak candidates, NMS, then the
+    box moved onto the face as annotated boxes frame it."""
 
     name = "haar"
 
@@ -95,6 +101,7 @@ class HaarDetector:
         self._eyes = [load_cascade(name) for name in settings.eye_cascades] if settings.eye_neighbors else []
         self._profile = load_cascade(PROFILE) if settings.profile_neighbors else None
         self._clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
+        self.box_fit = HAAR_BOX_FIT
 
     def _prepare(self, frame: np.ndarray) -> tuple[np.ndarray, float]:
         gray = to_grayscale(frame)
@@ -145,7 +152,8 @@ class HaarDetector:
                     boxes.append((int(width - x - w) if mirrored else int(x), int(y), int(w), int(h)))
                     support.append(float(count))
         keep = non_max_suppression(boxes, support) if s.nms else range(len(boxes))
-        return [(tuple(int(round(v / scale)) for v in boxes[i]), support[i]) for i in keep]  # type: ignore[misc]
+        return [(self.box_fit.apply(tuple(int(round(v / scale)) for v in boxes[i])), support[i])  # type: ignore[arg-type]
+                for i in keep]
 
     def detect(self, frame: np.ndarray) -> list[Box]:
         return [box for box, _ in self.detect_scored(frame)]

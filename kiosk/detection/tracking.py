@@ -13,7 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from kiosk.detection.boxes import non_max_suppression
+from kiosk.detection.boxes import iou, non_max_suppression
 from kiosk.preprocessing import Box, expand_box
 
 # In the region image the known face is scaled to about this width: comfortably above the
@@ -77,6 +77,9 @@ class RegionTrackingDetector:
         boxes = self.inner.detect(region)
         if not boxes:
             return None
-        # the known face's successor: the largest box found around it
-        x, y, w, h = max(boxes, key=lambda b: b[2] * b[3])
-        return (int(round(rx + x / scale)), int(round(ry + y / scale)), int(round(w / scale)), int(round(h / scale)))
+        # The known face's successor is the box most like it. Taking the largest instead let the
+        # box ratchet up frame by frame (a masked face at 166 px was tracked at up to 246 px),
+        # so the crop the classifier saw shrank the mask to a small part of a wide view.
+        candidates = [(int(round(rx + x / scale)), int(round(ry + y / scale)), int(round(w / scale)), int(round(h / scale)))
+                      for x, y, w, h in boxes]
+        return max(candidates, key=lambda box: iou(box, known))
