@@ -16,9 +16,10 @@ import numpy as np
 from kiosk.detection.boxes import iou, non_max_suppression
 from kiosk.preprocessing import Box, expand_box
 
-# In the region image the known face is scaled to about this width: comfortably above the
-# cascade's 24 px window, small enough to be cheap.
-REGION_FACE_PX = 48
+# In the region image the known face (as fitted to the annotated framing, see BoxFit) is scaled
+# to about this width; the cascade then sees it at ~48 px, comfortably above its 24 px window and
+# small enough to be cheap. Measured: 4.97 ms p50 per tracked frame against 8.9 ms at 48.
+REGION_FACE_PX = 38
 
 
 class RegionTrackingDetector:
