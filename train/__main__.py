@@ -31,6 +31,8 @@ def _dataset_weight(text: str) -> tuple[str, float]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from train.training import DEFAULT_ZOOM
+
     parser = argparse.ArgumentParser(prog="python -m train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, action="append", required=True, help="dataset folder (repeatable)")
@@ -50,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--patience", type=int, default=6, help="early-stopping patience in epochs")
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--augment-strength", type=float, default=1.0, help="scale of all augmentation ranges")
+    parser.add_argument("--zoom", type=float, default=DEFAULT_ZOOM,
+                        help=f"random zoom range, not scaled by --augment-strength (default {DEFAULT_ZOOM})")
     parser.add_argument("--weight", type=_dataset_weight, action="append", default=[], metavar="NAME=W",
                         help="extra sample weight for a dataset folder name, e.g. scenes_crops=2")
     parser.add_argument("--max-false-accept", type=float, default=0.05,
@@ -72,7 +76,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         settings = TrainSettings(
             data=args.data, out=args.out, input_size=args.input_size, crop_margin=args.crop_margin,
             epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, width=args.width, stem_stride=args.stem_stride, head=args.head,
-            learning_rate=args.learning_rate, schedule=args.schedule, patience=args.patience, augment_strength=args.augment_strength, dataset_weights=dict(args.weight),
+            learning_rate=args.learning_rate, schedule=args.schedule, patience=args.patience, augment_strength=args.augment_strength, zoom=args.zoom, dataset_weights=dict(args.weight),
             max_false_accept=args.max_false_accept,
             threads=args.threads, command=shlex.join(["python", "-m", "train", *argv]), size_measurement=measurement,
         )

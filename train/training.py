@@ -25,6 +25,9 @@ from train.splits import DEFAULT_FRACTIONS, split_samples, held_out_photo_ids
 
 log = logging.getLogger(__name__)
 
+# Zoom range of the training augmentation, on its own knob (see train/augment.py for the measurement)
+DEFAULT_ZOOM = 0.06
+
 CURVES_PNG = "training_curves.png"
 CONFUSION_PNG = "confusion_test.png"
 INCORRECT_MASK_POLICY = (
@@ -49,6 +52,7 @@ class TrainSettings:
     head: str = "gap"
     patience: int = 6
     augment_strength: float = 1.0
+    zoom: float = DEFAULT_ZOOM
     learning_rate: float = 2e-3
     schedule: str = "cosine"
     dataset_weights: dict[str, float] = field(default_factory=dict)
@@ -136,7 +140,7 @@ def fit_model(spec: ModelSpec, settings: TrainSettings, x_train, y_train, w_trai
     from train.augment import augment_batch, build_augmenter
     from train.model import build_model
 
-    augmenter = build_augmenter(spec, settings.seed, settings.augment_strength)
+    augmenter = build_augmenter(spec, settings.seed, settings.augment_strength, settings.zoom)
     train_ds = (
         tf.data.Dataset.from_tensor_slices((x_train, y_train, w_train))
         .shuffle(len(x_train), seed=settings.seed, reshuffle_each_iteration=True)
@@ -263,7 +267,8 @@ def run_training(settings: TrainSettings) -> dict:
             "seed": settings.seed, "epochs_run": len(history.get("loss", [])), "max_epochs": settings.epochs,
             "batch_size": settings.batch_size, "width": settings.width, "stem_stride": settings.stem_stride, "head": settings.head, "parameters": int(model.count_params()),
             "learning_rate": settings.learning_rate, "schedule": settings.schedule, "dataset_weights": settings.dataset_weights,
-            "augmentation": f"strength {settings.augment_strength} x (flip, rotation +-18 deg, shift 8 %, zoom 15 %, "
+            "augmentation": f"zoom +-{settings.zoom:.0%}, then strength "
+                            f"{settings.augment_strength} x (flip, rotation +-18 deg, shift 8 %, "
                             "brightness 25 %, contrast 35 %, blur p=0.3, down/up-scaling p=0.3)",
             "threshold_selection": {"max_false_accept": settings.max_false_accept, **threshold_info},
             "wall_seconds_fit": round(train_seconds, 1),
