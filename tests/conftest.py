@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -16,6 +17,20 @@ from kiosk import synthetic
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATASETS = PROJECT_ROOT.parent / "shared" / "datasets"
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+
+
+@pytest.fixture(autouse=True)
+def restore_root_logging():
+    """Commands run in-process call setup_logging, which binds a handler to the stderr pytest
+    captures for that one test; left in place, later tests log into a closed file."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in root.handlers:
+        if handler not in handlers:
+            handler.close()
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")
