@@ -74,7 +74,8 @@ class AdminPanel:
         self.top.bind("<Escape>", lambda _e: self.close())
         self.top.protocol("WM_DELETE_WINDOW", self.close)
         self.refresh()
-        self.top.after(POLL_MS, self._poll)
+        self._poll_job = self.top.after(POLL_MS, self._poll)
+        self._refresh_job: Optional[str] = None
 
     def _tree(self, columns, **options) -> ttk.Treeview:
         frame = ttk.Frame(self.top)
@@ -116,8 +117,8 @@ class AdminPanel:
             else:
                 self.summary.set(f"cannot load events: {payload}")
             self.loads += 1
-            self.top.after(REFRESH_MS, self.refresh)
-        self.top.after(POLL_MS, self._poll)
+            self._refresh_job = self.top.after(REFRESH_MS, self.refresh)
+        self._poll_job = self.top.after(POLL_MS, self._poll)
 
     def _show(self, data: dict[str, Any]) -> None:
         events, outbox, state = data["events"], data["outbox"], data["status"]
@@ -150,6 +151,10 @@ class AdminPanel:
 
     def close(self) -> None:
         self._closed = True
+        # pending callbacks would otherwise fire into the destroyed window ("invalid command name")
+        for job in (self._poll_job, self._refresh_job):
+            if job is not None:
+                self.top.after_cancel(job)
         self.top.destroy()
         # free Tk images and variables now, on the Tk thread, not later from a GC run on another thread
         self._photos.clear()

@@ -150,6 +150,7 @@ class KioskWindow:
             self.root.after_cancel(self._poll_job)
             self._poll_job = None
         self.popup.dismiss()
+        self._close_admin_panel()
         try:
             self.root.withdraw()  # the window disappears at once; the threads may take a moment
         except tk.TclError:
@@ -321,6 +322,13 @@ class KioskWindow:
         if self._fullscreen and not int(self.root.attributes("-fullscreen")):
             log.info("no window manager honours fullscreen: covering the screen directly")
             self.root.geometry(f"{self.root.winfo_screenwidth()}x{self.root.winfo_screenheight()}+0+0")
+
+    def _close_admin_panel(self) -> None:
+        """Its timers would otherwise outlive the window and fire into a destroyed interpreter."""
+        panel = getattr(self._admin_window, "panel", None)
+        if panel is not None:
+            panel.close()
+        self._admin_window = None
 
     def open_admin_panel(self) -> None:
         """Open the admin panel, or raise the one already open (never two at once)."""
