@@ -62,6 +62,7 @@ STEPS: dict[str, tuple[str, Callable[[], FaceDetector]]] = {
     "eyes": ("+ mn 5, weak (2-4) kept if an eye shows", _haar(cascades=BOTH, equalize="none", eye_neighbors=2)),
     "eyes-320": ("+ on a 320 px wide copy = default haar", _haar(cascades=BOTH, equalize="none", eye_neighbors=2,
                                                              max_width=320)),
+    "clahe-320": ("  + CLAHE (off: flickering false detections)", _haar(cascades=BOTH, equalize="clahe", eye_neighbors=2, max_width=320)),
     "profile": ("  + profile cascade, frame and mirror (mn 5)", _haar(cascades=BOTH, equalize="none", eye_neighbors=2,
                                                               max_width=320, profile_neighbors=5)),
     "blazeface-notiles": ("blazeface short range, whole frame, 0.5", _blazeface("short", min_score=0.5, tiles=False)),

@@ -73,7 +73,11 @@ class HaarSettings:
     """Every knob of the tuned detector; the study varies these one step at a time."""
 
     cascades: tuple[str, ...] = (FRONTAL_DEFAULT, FRONTAL_ALT2)
-    equalize: str = "none"  # "none", "hist" or "clahe" (measured: both lower recall on real photos)
+    # "none", "hist" or "clahe". CLAHE lifts masked-face recall on real photos from 0.376 to 0.419
+    # at 320 px (python -m kiosk.detection_study) but adds false detections that flicker from frame
+    # to frame, so tracking keeps rescanning the whole frame (kiosk.bench: 68 -> 4 fps); "hist"
+    # lowers recall. Both off.
+    equalize: str = "none"
     scale_factor: float = 1.1
     min_neighbors: int = 5  # accepted on the cascade's own evidence
     eye_neighbors: int = 2  # 1..min_neighbors-1: weaker candidates accepted when an eye shows; 0 = off
