@@ -36,8 +36,10 @@ def test_a_face_that_leaves_is_dropped_at_once_and_a_newcomer_is_found():
     detector = tracker(every=10)
     frame, _ = portrait_at((0, 0))
     assert len(detector.detect(frame)) == 1
+    assert len(detector.detect(frame)) == 1  # found again by a region scan: confirmed
     blank = np.full_like(frame, 90)
     assert detector.detect(blank) == []  # the region came up empty: a full scan confirmed nobody is there
+    assert detector.full_scans == 2
     frame, face = portrait_at((60, 10))
     boxes = detector.detect(frame)  # nobody known: every frame is a full scan until someone is found
     assert len(boxes) == 1 and iou(boxes[0], face) >= 0.5
@@ -67,3 +69,33 @@ def test_tracking_is_what_video_paths_get_and_photos_do_not():
     cfg = Config()
     assert isinstance(build_analyzer(cfg, video=True).detector, RegionTrackingDetector)
     assert not isinstance(build_analyzer(cfg).detector, RegionTrackingDetector)
+
+
+class WithFlickeringFalseDetection:
+    """The real detector, plus a false box that whole-frame scans report and region scans never
+    confirm: the pattern of a Haar false detection on a textured background."""
+
+    name = "haar+flicker"
+    FALSE_BOX = (540, 30, 60, 60)
+
+    def __init__(self) -> None:
+        self.real = build_detector(Config().detection)
+
+    def detect(self, frame: np.ndarray) -> list[tuple[int, int, int, int]]:
+        boxes = list(self.real.detect(frame))
+        if frame.shape[:2] == (480, 640):
+            boxes.append(self.FALSE_BOX)
+        return boxes
+
+
+def test_an_unconfirmed_false_detection_is_dropped_without_rescanning_every_frame():
+    detector = RegionTrackingDetector(WithFlickeringFalseDetection(), full_scan_every=10)
+    false_box_frames = []
+    for step in range(20):
+        frame, face = portrait_at((step * 2, step))
+        boxes = detector.detect(frame)
+        assert any(iou(box, face) >= 0.5 for box in boxes), (step, boxes)
+        if WithFlickeringFalseDetection.FALSE_BOX in boxes:
+            false_box_frames.append(step)
+    assert false_box_frames == [0, 10]  # reported by the two periodic full scans only
+    assert detector.full_scans == 2 and detector.dropped_unconfirmed == 2

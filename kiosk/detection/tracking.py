@@ -6,6 +6,11 @@ few percent of a whole-frame scan; the whole frame is still scanned every ``full
 frames (to see newcomers) and whenever a known face is not found again. This is what makes a
 Haar detector fast enough for live video on a small CPU. It is for consecutive video frames
 only: independent photos use the inner detector directly.
+
+A box a full scan found but the very next region scan did not is dropped without a rescan:
+false detections come and go from frame to frame, and rescanning for each one cost the whole
+speed-up (kiosk.bench, a scene with one such flicker: 4 fps instead of 68). A face that has been
+found again at least once is "confirmed", and losing it still triggers a full scan at once.
 """
 
 from __future__ import annotations
@@ -33,38 +38,48 @@ class RegionTrackingDetector:
         self.full_scan_every = full_scan_every
         self.region_margin = region_margin
         self._known: list[Box] = []
+        self._confirmed: list[bool] = []  # found again by a region scan at least once
         self._since_full_scan = 0
         self.full_scans = 0
         self.region_scans = 0
+        self.dropped_unconfirmed = 0
 
     def reset(self) -> None:
         """Forget known faces (e.g. a new video or a camera reconnect)."""
-        self._known = []
+        self._known, self._confirmed = [], []
         self._since_full_scan = 0
 
     def detect(self, frame: np.ndarray) -> list[Box]:
         self._since_full_scan += 1
         if self._known and self._since_full_scan < self.full_scan_every:
             found = self._scan_regions(frame)
-            if len(found) == len(self._known):
-                self._known = found
+            if found is not None:
+                self._known, self._confirmed = found, [True] * len(found)
                 return found
-        # nothing known, time for a full scan, or a known face was lost
+        # nothing known, time for a full scan, or a confirmed face was lost
         self._since_full_scan = 0
         self.full_scans += 1
         self._known = list(self.inner.detect(frame))
+        self._confirmed = [False] * len(self._known)
         return self._known
 
-    def _scan_regions(self, frame: np.ndarray) -> list[Box]:
+    def _scan_regions(self, frame: np.ndarray) -> list[Box] | None:
+        """The known faces found again, or None when a full scan is needed (a confirmed face was
+        lost, or two tracks merged into one face)."""
         self.region_scans += 1
         found: list[Box] = []
-        for known in self._known:
+        for known, confirmed in zip(self._known, self._confirmed):
             box = self._scan_region(frame, known)
             if box is not None:
                 found.append(box)
+            elif confirmed:
+                return None
+            else:
+                self.dropped_unconfirmed += 1
         if len(found) > 1:
             keep = non_max_suppression(found, [b[2] * b[3] for b in found])
-            found = [found[i] for i in sorted(keep)]
+            if len(keep) < len(found):
+                return None
         return found
 
     def _scan_region(self, frame: np.ndarray, known: Box) -> Box | None:
