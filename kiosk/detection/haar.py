@@ -93,8 +93,8 @@ HAAR_BOX_FIT = BoxFit(width=0.78, height=0.95, shift_y=0.05)
 
 
 class HaarDetector:
-    """Frontal cascades on an equalised frame, eye evidence for weak candidates, NMS, then the
-    box moved onto the face as annotated boxes frame it."""
+    """Frontal cascades on a scaled-down grey frame, eye evidence for weak candidates, NMS, then
+    the box moved onto the face as annotated boxes frame it."""
 
     name = "haar"
 
