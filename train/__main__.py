@@ -30,6 +30,16 @@ def _dataset_weight(text: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a probability between 0 and 1, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     from train.training import DEFAULT_ZOOM
 
@@ -54,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--augment-strength", type=float, default=1.0, help="scale of all augmentation ranges")
     parser.add_argument("--zoom", type=float, default=DEFAULT_ZOOM,
                         help=f"random zoom range, not scaled by --augment-strength (default {DEFAULT_ZOOM})")
+    parser.add_argument("--synthetic-masks", type=_probability, default=0.0, metavar="P",
+                        help="chance (0..1) that a bare training face also joins as a painted-mask twin, worn "
+                             "correctly or below the nose (training split only; default 0)")
     parser.add_argument("--weight", type=_dataset_weight, action="append", default=[], metavar="NAME=W",
                         help="extra sample weight for a dataset folder name, e.g. scenes_crops=2")
     parser.add_argument("--max-false-accept", type=float, default=0.05,
@@ -76,7 +89,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         settings = TrainSettings(
             data=args.data, out=args.out, input_size=args.input_size, crop_margin=args.crop_margin,
             epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, width=args.width, stem_stride=args.stem_stride, head=args.head,
-            learning_rate=args.learning_rate, schedule=args.schedule, patience=args.patience, augment_strength=args.augment_strength, zoom=args.zoom, dataset_weights=dict(args.weight),
+            learning_rate=args.learning_rate, schedule=args.schedule, patience=args.patience, augment_strength=args.augment_strength, zoom=args.zoom,
+            synthetic_masks=args.synthetic_masks, dataset_weights=dict(args.weight),
             max_false_accept=args.max_false_accept,
             threads=args.threads, command=shlex.join(["python", "-m", "train", *argv]), size_measurement=measurement,
         )

@@ -53,6 +53,7 @@ class TrainSettings:
     patience: int = 6
     augment_strength: float = 1.0
     zoom: float = DEFAULT_ZOOM
+    synthetic_masks: float = 0.0  # chance a bare training face gets a painted-mask twin (train/synthetic_masks.py)
     learning_rate: float = 2e-3
     schedule: str = "cosine"
     dataset_weights: dict[str, float] = field(default_factory=dict)
@@ -217,6 +218,7 @@ def run_training(settings: TrainSettings) -> dict:
     from train.export import export_tflite, max_abs_difference, save_keras_for_inference
     from train.metrics import choose_threshold, format_report
     from train.plots import plot_confusions, plot_history
+    from train.synthetic_masks import synthesize
 
     classes = class_names(all_samples)
     spec = ModelSpec(classes=classes, input_size=settings.input_size, crop_margin=settings.crop_margin)
@@ -231,9 +233,15 @@ def run_training(settings: TrainSettings) -> dict:
             raise DatasetError(f"the {name} split is empty: need more images per class")
     y = np.array([classes.index(s.label) for s in samples], np.int32)
     subset = {name: [s for s, keep in zip(samples, idx) if keep] for name, idx in parts.items()}
+    x_train, y_train = data.inputs[parts["train"]], y[parts["train"]]
+    if settings.synthetic_masks > 0:
+        painted, painted_inputs = synthesize(subset["train"], spec, settings.synthetic_masks, settings.seed)
+        subset["train"] = subset["train"] + painted
+        x_train = np.concatenate([x_train, painted_inputs])
+        y_train = np.concatenate([y_train, np.array([classes.index(s.label) for s in painted], np.int32)])
     weights = {name: sample_weights(subset[name], classes, settings.dataset_weights) for name in ("train", "val")}
 
-    model, history = fit_model(spec, settings, data.inputs[parts["train"]], y[parts["train"]], weights["train"],
+    model, history = fit_model(spec, settings, x_train, y_train, weights["train"],
                                data.inputs[parts["val"]], y[parts["val"]], weights["val"])
     train_seconds = time.monotonic() - started
 
@@ -270,6 +278,7 @@ def run_training(settings: TrainSettings) -> dict:
             "augmentation": f"zoom +-{settings.zoom:.0%}, then strength "
                             f"{settings.augment_strength} x (flip, rotation +-18 deg, shift 8 %, "
                             "brightness 25 %, contrast 35 %, blur p=0.3, down/up-scaling p=0.3)",
+            "synthetic_masks": settings.synthetic_masks,
             "threshold_selection": {"max_false_accept": settings.max_false_accept, **threshold_info},
             "wall_seconds_fit": round(train_seconds, 1),
             "history": history,

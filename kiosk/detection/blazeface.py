@@ -161,14 +161,18 @@ class BlazeFaceDetector:
                 views.append((0, int(start), frame[start : start + side, :]))
         return views
 
-    def _run(self, frame: np.ndarray) -> list[tuple[Box, float]]:
-        """One model call on one view: raw boxes (view pixels) above ``min_score``."""
+    def _invoke(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """One model call on one view: raw regressors (boxes, then 6 keypoints), scores, view side."""
         tensor, side = self._input_tensor(frame)
         self._interpreter.set_tensor(self._input_index, tensor)
         self._interpreter.invoke()
         raw = self._interpreter.get_tensor(self._boxes_index)[0]
         logits = self._interpreter.get_tensor(self._scores_index)[0, :, 0]
-        scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -80, 80)))
+        return raw, 1.0 / (1.0 + np.exp(-np.clip(logits, -80, 80))), side
+
+    def _run(self, frame: np.ndarray) -> list[tuple[Box, float]]:
+        """Raw boxes (view pixels) above ``min_score``."""
+        raw, scores, side = self._invoke(frame)
         keep = np.flatnonzero(scores >= self.min_score)
         size = float(self.model.input_size)
         centres = (raw[keep, 0:2] / size + self._anchors[keep]) * side
@@ -177,3 +181,26 @@ class BlazeFaceDetector:
             ((int(round(cx - w / 2)), int(round(cy - h / 2)), int(round(w)), int(round(h))), float(score))
             for (cx, cy), (w, h), score in zip(centres, dims, scores[keep])
         ]
+
+    def face_keypoints(self, face_crop: np.ndarray) -> np.ndarray | None:
+        """The six BlazeFace keypoints of the one face filling ``face_crop``, in crop pixels:
+        right eye, left eye, nose tip, mouth, right ear, left ear (the person's right/left).
+        None when no face scores ``min_score``.
+
+        Training uses them to place synthetic masks where a real one sits relative to the nose.
+        A tight crop is centred on a black square twice its size first: BlazeFace expects faces
+        well inside its view, not filling it.
+        """
+        if face_crop.ndim == 2:
+            face_crop = cv2.cvtColor(face_crop, cv2.COLOR_GRAY2BGR)
+        height, width = face_crop.shape[:2]
+        side = 2 * max(height, width)
+        top, left = (side - height) // 2, (side - width) // 2
+        canvas = np.zeros((side, side, 3), np.uint8)
+        canvas[top:top + height, left:left + width] = face_crop[:, :, :3]
+        raw, scores, view_side = self._invoke(canvas)
+        best = int(np.argmax(scores))
+        if scores[best] < self.min_score:
+            return None
+        points = (raw[best, 4:16].reshape(6, 2) / float(self.model.input_size) + self._anchors[best]) * view_side
+        return points - np.array([left, top], np.float32)
