@@ -30,7 +30,7 @@ def face_crop() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def face_points(face_crop) -> FacePoints:
-    points = BlazeFaceDetector(min_face_px=0).face_keypoints(face_crop)
+    points = BlazeFaceDetector().face_keypoints(face_crop)
     assert points is not None, "BlazeFace found no keypoints on the portrait"
     return FacePoints.from_blazeface(points)
 
@@ -52,7 +52,7 @@ def test_keypoints_of_the_portrait_lie_on_its_face_in_order(face_crop, face_poin
 
 
 def test_no_keypoints_on_a_blank_crop():
-    assert BlazeFaceDetector(min_face_px=0).face_keypoints(np.full((120, 100, 3), 128, np.uint8)) is None
+    assert BlazeFaceDetector().face_keypoints(np.full((120, 100, 3), 128, np.uint8)) is None
 
 
 def test_a_correct_mask_covers_nose_and_mouth_a_low_one_only_the_mouth(face_crop, face_points):

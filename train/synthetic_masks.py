@@ -142,7 +142,7 @@ def synthesize(bare: Sequence[Sample], spec: ModelSpec, probability: float, seed
     from kiosk.detection.blazeface import BlazeFaceDetector
 
     rng = np.random.default_rng(seed)
-    detector = BlazeFaceDetector(min_score=0.5, min_face_px=0)
+    detector = BlazeFaceDetector()
     samples: list[Sample] = []
     inputs: list[np.ndarray] = []
     no_points = 0
