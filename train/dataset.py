@@ -102,6 +102,12 @@ def class_names(samples: Iterable[Sample]) -> tuple[str, ...]:
     return tuple(c for c in KNOWN_CLASSES if c in found)
 
 
+def label_indices(samples: Iterable[Sample], classes: Sequence[str]) -> np.ndarray:
+    """Each sample's class as its index in ``classes``: the model's output order, stored in the card."""
+    order = list(classes)
+    return np.array([order.index(s.label) for s in samples], np.int32)
+
+
 @dataclass
 class LoadedData:
     """Prepared model inputs for the samples that could be read."""

@@ -25,7 +25,7 @@ from kiosk.classifier import MaskClassifier
 from kiosk.errors import KioskError
 from kiosk.logging_setup import setup_logging
 from kiosk.model_spec import DEFAULT_MODEL_DIR, MODEL_CARD_NAME
-from train.dataset import find_samples, load_inputs
+from train.dataset import find_samples, label_indices, load_inputs
 from train.evaluate import predict_all, select_split
 from train.metrics import choose_threshold, format_report
 from train.plots import plot_confusions
@@ -42,7 +42,7 @@ def retune(model_dir: Path, max_false_accept: float, command: str) -> dict:
         scored[split] = (loaded.samples, predict_all(classifier, loaded.inputs))
     val_samples, val_probs = scored["val"]
     datasets = np.array([s.dataset for s in val_samples])
-    y_val = np.array([classes.index(s.label) for s in val_samples])
+    y_val = label_indices(val_samples, classes)
     parts = [(val_probs[datasets == d], y_val[datasets == d]) for d in sorted(set(datasets))]
     threshold, info = choose_threshold(parts, classes, max_false_accept)
     spec = replace(classifier.spec, mask_threshold=threshold)

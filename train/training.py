@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from kiosk.model_spec import KERAS_MODEL_NAME, MODEL_CARD_NAME, TFLITE_MODEL_NAME, WITH_INCORRECT_MASK, ModelSpec
-from train.dataset import DatasetError, Sample, class_names, count_by, find_samples, load_inputs
+from train.dataset import DatasetError, Sample, class_names, count_by, find_samples, label_indices, load_inputs
 from train.splits import DEFAULT_FRACTIONS, split_samples, held_out_photo_ids
 
 log = logging.getLogger(__name__)
@@ -179,7 +179,7 @@ def split_report(samples: Sequence[Sample], probabilities: np.ndarray, classes, 
     """Overall, per dataset and per sub-source figures on one split."""
     from train.metrics import classification_report, decide
 
-    y_true = np.array([classes.index(s.label) for s in samples])
+    y_true = label_indices(samples, classes)
     y_pred = decide(probabilities, classes, threshold)
     return {
         "all": classification_report(y_true, y_pred, classes),
@@ -231,14 +231,14 @@ def run_training(settings: TrainSettings) -> dict:
     for name, idx in parts.items():
         if not idx.any():
             raise DatasetError(f"the {name} split is empty: need more images per class")
-    y = np.array([classes.index(s.label) for s in samples], np.int32)
+    y = label_indices(samples, classes)
     subset = {name: [s for s, keep in zip(samples, idx) if keep] for name, idx in parts.items()}
     x_train, y_train = data.inputs[parts["train"]], y[parts["train"]]
     if settings.synthetic_masks > 0:
         painted, painted_inputs = synthesize(subset["train"], spec, settings.synthetic_masks, settings.seed)
         subset["train"] = subset["train"] + painted
         x_train = np.concatenate([x_train, painted_inputs])
-        y_train = np.concatenate([y_train, np.array([classes.index(s.label) for s in painted], np.int32)])
+        y_train = np.concatenate([y_train, label_indices(painted, classes)])
     weights = {name: sample_weights(subset[name], classes, settings.dataset_weights) for name in ("train", "val")}
 
     model, history = fit_model(spec, settings, x_train, y_train, weights["train"],
