@@ -82,7 +82,7 @@ def test_only_bare_faces_with_keypoints_get_twins_labelled_by_how_the_mask_is_wo
     cv2.imwrite(str(root / WITH_MASK / "masked.png"), crop_face(masked_portrait(), PORTRAIT_FACE_BOX, 0.1))
     spec = ModelSpec(classes=(WITH_MASK, WITHOUT_MASK, WITH_INCORRECT_MASK), input_size=40)
 
-    samples, inputs = synthesize(find_samples([root]), spec, probability=1.0, seed=0)
+    samples, inputs = synthesize(find_samples([root]), spec, rate=1.0, seed=0)
 
     assert len(samples) == 6 and inputs.shape == (6, 40, 40, 1) and inputs.dtype == np.float32
     assert all(s.dataset == DATASET_NAME and s.path.parent.name == WITHOUT_MASK for s in samples)
@@ -90,7 +90,12 @@ def test_only_bare_faces_with_keypoints_get_twins_labelled_by_how_the_mask_is_wo
     for sample in samples:
         worn = sample.source.split("/")[1]
         assert (sample.label == WITH_MASK) == (worn == "correct"), sample.source
-    assert synthesize(find_samples([root]), spec, probability=0.0, seed=0)[0] == []
+    assert synthesize(find_samples([root]), spec, rate=0.0, seed=0)[0] == []
+
+    pairs, pair_inputs = synthesize(find_samples([root]), spec, rate=2.0, seed=0)
+    assert len(pairs) == 12 and len(pair_inputs) == 12
+    for path in {s.path for s in pairs}:  # each bare face: one mask worn correctly, one wrongly
+        assert sorted(s.label for s in pairs if s.path == path) == sorted([WITH_MASK, WITH_INCORRECT_MASK])
 
 
 def test_training_adds_the_twins_to_the_training_split_only(tmp_path, face_crop):
@@ -118,9 +123,9 @@ def test_training_adds_the_twins_to_the_training_split_only(tmp_path, face_crop)
     assert "painted %d synthetic masks" % bare_in_train in result.stderr
 
 
-@pytest.mark.parametrize("value", ["1.5", "-0.1", "half"])
-def test_the_synthetic_mask_chance_must_be_a_probability(value, capsys):
+@pytest.mark.parametrize("value", ["2.5", "-0.1", "half"])
+def test_the_synthetic_mask_rate_must_be_between_0_and_2(value, capsys):
     with pytest.raises(SystemExit) as exit_info:
         build_parser().parse_args(["--data", "x", "--synthetic-masks", value])
     assert exit_info.value.code == 2
-    assert "expected a probability between 0 and 1" in capsys.readouterr().err
+    assert "expected a twin rate between 0 and 2" in capsys.readouterr().err

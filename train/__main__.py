@@ -30,13 +30,13 @@ def _dataset_weight(text: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _probability(text: str) -> float:
+def _twin_rate(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         value = -1.0
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a probability between 0 and 1, got {text!r}")
+    if not 0.0 <= value <= 2.0:
+        raise argparse.ArgumentTypeError(f"expected a twin rate between 0 and 2, got {text!r}")
     return value
 
 
@@ -64,9 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--augment-strength", type=float, default=1.0, help="scale of all augmentation ranges")
     parser.add_argument("--zoom", type=float, default=DEFAULT_ZOOM,
                         help=f"random zoom range, not scaled by --augment-strength (default {DEFAULT_ZOOM})")
-    parser.add_argument("--synthetic-masks", type=_probability, default=0.0, metavar="P",
-                        help="chance (0..1) that a bare training face also joins as a painted-mask twin, worn "
-                             "correctly or below the nose (training split only; default 0)")
+    parser.add_argument("--synthetic-masks", type=_twin_rate, default=0.0, metavar="R",
+                        help="painted-mask twins per bare training face, 0..2 on average: up to 1, one twin with "
+                             "chance R, worn correctly or below the nose; above 1, also a pair (one worn correctly, "
+                             "one wrongly) with chance R-1 (training split only; default 0)")
     parser.add_argument("--weight", type=_dataset_weight, action="append", default=[], metavar="NAME=W",
                         help="extra sample weight for a dataset folder name, e.g. scenes_crops=2")
     parser.add_argument("--max-false-accept", type=float, default=0.05,

@@ -124,15 +124,35 @@ def paint_mask(image: np.ndarray, face: FacePoints, worn: str, rng: np.random.Ge
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
-def choose_wear(rng: np.random.Generator) -> tuple[str, str]:
+def choose_wear(rng: np.random.Generator, incorrect_share: float = INCORRECT_SHARE) -> tuple[str, str]:
     """(how the mask is worn, the class label that makes)."""
-    if rng.random() >= INCORRECT_SHARE:
+    if rng.random() >= incorrect_share:
         return "correct", WITH_MASK
     return ("chin" if rng.random() < CHIN_SHARE else "below_nose"), WITH_INCORRECT_MASK
 
 
-def synthesize(bare: Sequence[Sample], spec: ModelSpec, probability: float, seed: int) -> tuple[list[Sample], np.ndarray]:
-    """For each bare-face sample, with ``probability``, one painted twin as (samples, model inputs).
+def twin_count(rng: np.random.Generator, rate: float) -> int:
+    """How many twins one bare face gets: ``rate`` on average (0..2).
+
+    Up to 1, one twin with that chance; above 1, a second one with chance ``rate - 1``. The
+    random stream for ``rate <= 1`` is the one earlier models were trained with.
+    """
+    if rng.random() >= rate:
+        return 0
+    return 2 if rate > 1 and rng.random() < rate - 1 else 1
+
+
+def wears_for(rng: np.random.Generator, count: int) -> list[tuple[str, str]]:
+    """(worn, label) of each twin: a single one as ``choose_wear`` draws it; a pair is one mask
+    worn correctly and one worn wrongly, so the same face differs only in the mask's height."""
+    if count == 1:
+        return [choose_wear(rng)]
+    return [choose_wear(rng, incorrect_share=0.0), choose_wear(rng, incorrect_share=1.0)][:count]
+
+
+def synthesize(bare: Sequence[Sample], spec: ModelSpec, rate: float, seed: int) -> tuple[list[Sample], np.ndarray]:
+    """For each bare-face sample, ``rate`` painted twins on average (0..2; see ``twin_count``),
+    as (samples, model inputs).
 
     Twins worn below the nose are ``with_incorrect_mask`` when the spec has that class, else
     ``without_mask`` (the kiosk's policy for such masks).
@@ -147,7 +167,10 @@ def synthesize(bare: Sequence[Sample], spec: ModelSpec, probability: float, seed
     inputs: list[np.ndarray] = []
     no_points = 0
     for sample in bare:
-        if sample.label != WITHOUT_MASK or rng.random() >= probability:
+        if sample.label != WITHOUT_MASK:
+            continue
+        count = twin_count(rng, rate)
+        if not count:
             continue
         try:
             image = read_image(sample.path)
@@ -158,11 +181,11 @@ def synthesize(bare: Sequence[Sample], spec: ModelSpec, probability: float, seed
         if face is None or not face.plausible():
             no_points += 1
             continue
-        worn, label = choose_wear(rng)
-        if label not in spec.classes:  # data without the class: a wrongly worn mask is no mask
-            label = WITHOUT_MASK
-        inputs.append(to_model_input(paint_mask(image, face, worn, rng), spec))
-        samples.append(replace(sample, label=label, dataset=DATASET_NAME, source=f"{DATASET_NAME}/{worn}"))
+        for worn, label in wears_for(rng, count):
+            if label not in spec.classes:  # data without the class: a wrongly worn mask is no mask
+                label = WITHOUT_MASK
+            inputs.append(to_model_input(paint_mask(image, face, worn, rng), spec))
+            samples.append(replace(sample, label=label, dataset=DATASET_NAME, source=f"{DATASET_NAME}/{worn}"))
     log.info("painted %d synthetic masks on bare training faces (%d faces without usable keypoints skipped)",
              len(samples), no_points)
     shape = (0, spec.input_size, spec.input_size, spec.channels)

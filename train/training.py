@@ -53,7 +53,7 @@ class TrainSettings:
     patience: int = 6
     augment_strength: float = 1.0
     zoom: float = DEFAULT_ZOOM
-    synthetic_masks: float = 0.0  # chance a bare training face gets a painted-mask twin (train/synthetic_masks.py)
+    synthetic_masks: float = 0.0  # painted-mask twins per bare training face, 0..2 (train/synthetic_masks.py)
     learning_rate: float = 2e-3
     schedule: str = "cosine"
     dataset_weights: dict[str, float] = field(default_factory=dict)
