@@ -92,6 +92,9 @@ def test_only_bare_faces_with_keypoints_get_twins_labelled_by_how_the_mask_is_wo
         assert (sample.label == WITH_MASK) == (worn == "correct"), sample.source
     assert synthesize(find_samples([root]), spec, rate=0.0, seed=0)[0] == []
 
+    wrongly_worn, _ = synthesize(find_samples([root]), spec, rate=1.0, seed=0, incorrect_share=1.0)
+    assert len(wrongly_worn) == 6 and {s.label for s in wrongly_worn} == {WITH_INCORRECT_MASK}
+
     pairs, pair_inputs = synthesize(find_samples([root]), spec, rate=2.0, seed=0)
     assert len(pairs) == 12 and len(pair_inputs) == 12
     for path in {s.path for s in pairs}:  # each bare face: one mask worn correctly, one wrongly

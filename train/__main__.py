@@ -30,17 +30,21 @@ def _dataset_weight(text: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _twin_rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0.0 <= value <= 2.0:
-        raise argparse.ArgumentTypeError(f"expected a twin rate between 0 and 2, got {text!r}")
-    return value
+def _number_between(low: float, high: float, what: str):
+    """An argparse type: a float in [low, high], else a one-line usage error naming ``what``."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = low - 1.0
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected {what} between {low:g} and {high:g}, got {text!r}")
+        return value
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from train.synthetic_masks import INCORRECT_SHARE
     from train.training import DEFAULT_ZOOM
 
     parser = argparse.ArgumentParser(prog="python -m train", description=__doc__,
@@ -64,10 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--augment-strength", type=float, default=1.0, help="scale of all augmentation ranges")
     parser.add_argument("--zoom", type=float, default=DEFAULT_ZOOM,
                         help=f"random zoom range, not scaled by --augment-strength (default {DEFAULT_ZOOM})")
-    parser.add_argument("--synthetic-masks", type=_twin_rate, default=0.0, metavar="R",
+    parser.add_argument("--synthetic-masks", type=_number_between(0, 2, "a twin rate"), default=0.0, metavar="R",
                         help="painted-mask twins per bare training face, 0..2 on average: up to 1, one twin with "
                              "chance R, worn correctly or below the nose; above 1, also a pair (one worn correctly, "
                              "one wrongly) with chance R-1 (training split only; default 0)")
+    parser.add_argument("--twin-incorrect-share", type=_number_between(0, 1, "a share"), default=INCORRECT_SHARE, metavar="S",
+                        help=f"share of single painted twins worn wrongly, below the nose or on the chin "
+                             f"(0..1, default {INCORRECT_SHARE})")
     parser.add_argument("--weight", type=_dataset_weight, action="append", default=[], metavar="NAME=W",
                         help="extra sample weight for a dataset folder name, e.g. scenes_crops=2")
     parser.add_argument("--max-false-accept", type=float, default=0.05,
@@ -91,7 +98,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             data=args.data, out=args.out, input_size=args.input_size, crop_margin=args.crop_margin,
             epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, width=args.width, stem_stride=args.stem_stride, head=args.head,
             learning_rate=args.learning_rate, schedule=args.schedule, patience=args.patience, augment_strength=args.augment_strength, zoom=args.zoom,
-            synthetic_masks=args.synthetic_masks, dataset_weights=dict(args.weight),
+            synthetic_masks=args.synthetic_masks, twin_incorrect_share=args.twin_incorrect_share, dataset_weights=dict(args.weight),
             max_false_accept=args.max_false_accept,
             threads=args.threads, command=shlex.join(["python", "-m", "train", *argv]), size_measurement=measurement,
         )

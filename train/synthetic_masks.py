@@ -142,15 +142,16 @@ def twin_count(rng: np.random.Generator, rate: float) -> int:
     return 2 if rate > 1 and rng.random() < rate - 1 else 1
 
 
-def wears_for(rng: np.random.Generator, count: int) -> list[tuple[str, str]]:
+def wears_for(rng: np.random.Generator, count: int, incorrect_share: float = INCORRECT_SHARE) -> list[tuple[str, str]]:
     """(worn, label) of each twin: a single one as ``choose_wear`` draws it; a pair is one mask
     worn correctly and one worn wrongly, so the same face differs only in the mask's height."""
     if count == 1:
-        return [choose_wear(rng)]
+        return [choose_wear(rng, incorrect_share)]
     return [choose_wear(rng, incorrect_share=0.0), choose_wear(rng, incorrect_share=1.0)][:count]
 
 
-def synthesize(bare: Sequence[Sample], spec: ModelSpec, rate: float, seed: int) -> tuple[list[Sample], np.ndarray]:
+def synthesize(bare: Sequence[Sample], spec: ModelSpec, rate: float, seed: int,
+               incorrect_share: float = INCORRECT_SHARE) -> tuple[list[Sample], np.ndarray]:
     """For each bare-face sample, ``rate`` painted twins on average (0..2; see ``twin_count``),
     as (samples, model inputs).
 
@@ -181,7 +182,7 @@ def synthesize(bare: Sequence[Sample], spec: ModelSpec, rate: float, seed: int) 
         if face is None or not face.plausible():
             no_points += 1
             continue
-        for worn, label in wears_for(rng, count):
+        for worn, label in wears_for(rng, count, incorrect_share):
             if label not in spec.classes:  # data without the class: a wrongly worn mask is no mask
                 label = WITHOUT_MASK
             inputs.append(to_model_input(paint_mask(image, face, worn, rng), spec))

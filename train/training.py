@@ -21,6 +21,7 @@ import numpy as np
 
 from kiosk.model_spec import KERAS_MODEL_NAME, MODEL_CARD_NAME, TFLITE_MODEL_NAME, WITH_INCORRECT_MASK, ModelSpec
 from train.dataset import DatasetError, Sample, class_names, count_by, find_samples, label_indices, load_inputs
+from train.synthetic_masks import INCORRECT_SHARE
 from train.splits import DEFAULT_FRACTIONS, split_samples, held_out_photo_ids
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ class TrainSettings:
     augment_strength: float = 1.0
     zoom: float = DEFAULT_ZOOM
     synthetic_masks: float = 0.0  # painted-mask twins per bare training face, 0..2 (train/synthetic_masks.py)
+    twin_incorrect_share: float = INCORRECT_SHARE  # of single twins, the share worn wrongly
     learning_rate: float = 2e-3
     schedule: str = "cosine"
     dataset_weights: dict[str, float] = field(default_factory=dict)
@@ -235,7 +237,8 @@ def run_training(settings: TrainSettings) -> dict:
     subset = {name: [s for s, keep in zip(samples, idx) if keep] for name, idx in parts.items()}
     x_train, y_train = data.inputs[parts["train"]], y[parts["train"]]
     if settings.synthetic_masks > 0:
-        painted, painted_inputs = synthesize(subset["train"], spec, settings.synthetic_masks, settings.seed)
+        painted, painted_inputs = synthesize(subset["train"], spec, settings.synthetic_masks, settings.seed,
+                                             settings.twin_incorrect_share)
         subset["train"] = subset["train"] + painted
         x_train = np.concatenate([x_train, painted_inputs])
         y_train = np.concatenate([y_train, label_indices(painted, classes)])
@@ -279,6 +282,7 @@ def run_training(settings: TrainSettings) -> dict:
                             f"{settings.augment_strength} x (flip, rotation +-18 deg, shift 8 %, "
                             "brightness 25 %, contrast 35 %, blur p=0.3, down/up-scaling p=0.3)",
             "synthetic_masks": settings.synthetic_masks,
+            "twin_incorrect_share": settings.twin_incorrect_share,
             "threshold_selection": {"max_false_accept": settings.max_false_accept, **threshold_info},
             "wall_seconds_fit": round(train_seconds, 1),
             "history": history,
