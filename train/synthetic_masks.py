@@ -147,7 +147,7 @@ def wears_for(rng: np.random.Generator, count: int, incorrect_share: float = INC
     worn correctly and one worn wrongly, so the same face differs only in the mask's height."""
     if count == 1:
         return [choose_wear(rng, incorrect_share)]
-    return [choose_wear(rng, incorrect_share=0.0), choose_wear(rng, incorrect_share=1.0)][:count]
+    return [choose_wear(rng, incorrect_share=0.0), choose_wear(rng, incorrect_share=1.0)]
 
 
 def synthesize(bare: Sequence[Sample], spec: ModelSpec, rate: float, seed: int,
