@@ -21,7 +21,7 @@ import numpy as np
 
 from kiosk.model_spec import KERAS_MODEL_NAME, MODEL_CARD_NAME, TFLITE_MODEL_NAME, WITH_INCORRECT_MASK, ModelSpec
 from train.dataset import DatasetError, Sample, class_names, count_by, find_samples, label_indices, load_inputs
-from train.synthetic_masks import INCORRECT_SHARE
+from train.synthetic_masks import INCORRECT_SHARE, synthesize
 from train.splits import DEFAULT_FRACTIONS, split_samples, held_out_photo_ids
 
 log = logging.getLogger(__name__)
@@ -220,7 +220,6 @@ def run_training(settings: TrainSettings) -> dict:
     from train.export import export_tflite, max_abs_difference, save_keras_for_inference
     from train.metrics import choose_threshold, format_report
     from train.plots import plot_confusions, plot_history
-    from train.synthetic_masks import synthesize
 
     classes = class_names(all_samples)
     spec = ModelSpec(classes=classes, input_size=settings.input_size, crop_margin=settings.crop_margin)
