@@ -41,15 +41,30 @@ def build_augmenter(spec: ModelSpec, seed: int, strength: float, zoom: float) ->
     )
 
 
+BINOMIAL_TAPS = (1.0, 4.0, 6.0, 4.0, 1.0)
+
+
+def binomial_blur(images: tf.Tensor) -> tf.Tensor:
+    """5x5 binomial blur (zero padding, like a "SAME" convolution), as shifted sums per axis.
+
+    Why not ``tf.nn.depthwise_conv2d``: TensorFlow's CPU convolution with one channel is
+    pathologically slow here, 22 ms per batch of 64 48-px faces against ~1 ms for these sums,
+    and it ran on every training batch (a tenth of an epoch's time).
+    """
+    total = sum(BINOMIAL_TAPS)
+    half = len(BINOMIAL_TAPS) // 2
+    padded = tf.pad(images, [[0, 0], [half, half], [half, half], [0, 0]])
+    height, width = tf.shape(images)[1], tf.shape(images)[2]
+    rows = sum(tap * padded[:, i:i + height, :, :] for i, tap in enumerate(BINOMIAL_TAPS)) / total
+    return sum(tap * rows[:, :, i:i + width, :] for i, tap in enumerate(BINOMIAL_TAPS)) / total
+
+
 def degrade(images: tf.Tensor, spec: ModelSpec, probability: float = 0.3) -> tf.Tensor:
     """Per image, with ``probability`` each: Gaussian-like blur, and down-then-up scaling
     (a small, far-away face at the door looks like this)."""
     size = spec.input_size
     batch = tf.shape(images)[0]
-    kernel = tf.constant([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0
-    kernel = tf.tensordot(kernel, kernel, axes=0)[:, :, None, None]
-    kernel = tf.tile(kernel, [1, 1, spec.channels, 1])
-    blurred = tf.nn.depthwise_conv2d(images, kernel, [1, 1, 1, 1], "SAME")
+    blurred = binomial_blur(images)
     small = tf.random.uniform([], size // 3, size, dtype=tf.int32)
     lowres = tf.image.resize(tf.image.resize(images, [small, small], "area"), [size, size], "bilinear")
     pick_blur = tf.random.uniform([batch, 1, 1, 1]) < probability
