@@ -153,6 +153,8 @@ class DetectionSection:
                              "video: look for known faces around where they were; scan whole frames only now and then")
     full_scan_every: int = setting(20, int_range(1, 300),
                                   "video with tracking: scan the whole frame every N frames (newcomers are seen within N frames)")
+    idle_rescan_every: int = setting(10, int_range(1, 300),
+                                    "live video with nobody in view: scan only when the picture changes, and every N frames anyway (1 = every frame)")
 
 
 @dataclass(frozen=True)

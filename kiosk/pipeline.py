@@ -55,7 +55,8 @@ def build_analyzer(cfg, video: bool = False) -> FrameAnalyzer:
     """The pipeline the config asks for: its detector and the model in ``[model] dir``.
 
     ``video=True`` is for consecutive frames of one camera or file: with ``[detection] tracking``
-    the detector then re-finds known faces in their region and scans whole frames only now and then.
+    the detector then re-finds known faces in their region and scans whole frames only now and then,
+    and with ``idle_rescan_every`` > 1 an empty, unchanging picture is not rescanned every frame.
     """
     classifier = MaskClassifier(cfg.resolve_path(cfg.model.dir))
     detector = build_detector(cfg.detection)
@@ -63,4 +64,8 @@ def build_analyzer(cfg, video: bool = False) -> FrameAnalyzer:
         from kiosk.detection.tracking import RegionTrackingDetector
 
         detector = RegionTrackingDetector(detector, full_scan_every=cfg.detection.full_scan_every)
+    if video and cfg.detection.idle_rescan_every > 1:
+        from kiosk.detection.motion import MotionGatedDetector
+
+        detector = MotionGatedDetector(detector, rescan_every=cfg.detection.idle_rescan_every)
     return FrameAnalyzer(detector, classifier)

@@ -99,3 +99,9 @@ def place_on_canvas(image: np.ndarray, size: tuple[int, int] = (640, 480), scale
     if fx1 > fx0 and fy1 > fy0:
         frame[fy0:fy1, fx0:fx1] = scaled[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0]
     return frame, scale, (x0, y0)
+
+
+def camera_noise(frame: np.ndarray, rng: np.random.Generator, sigma: float = 4.0) -> np.ndarray:
+    """``frame`` as a camera delivers it: fresh Gaussian sensor noise every time, so no two frames
+    of a still scene are identical (what the motion gate must tell apart from real change)."""
+    return np.clip(frame.astype(np.float32) + rng.normal(0, sigma, frame.shape), 0, 255).astype(np.uint8)

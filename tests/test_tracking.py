@@ -67,7 +67,8 @@ def test_tracking_is_what_video_paths_get_and_photos_do_not():
     from kiosk.pipeline import build_analyzer
 
     cfg = Config()
-    assert isinstance(build_analyzer(cfg, video=True).detector, RegionTrackingDetector)
+    live = build_analyzer(cfg, video=True).detector
+    assert isinstance(live.inner, RegionTrackingDetector)  # under the motion gate (tests/test_motion_gate.py)
     assert not isinstance(build_analyzer(cfg).detector, RegionTrackingDetector)
 
 
