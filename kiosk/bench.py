@@ -17,6 +17,7 @@ figures can be reproduced on a fresh clone.
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
 import os
 import subprocess
@@ -32,6 +33,7 @@ import numpy as np
 
 from kiosk.commands.options import add_pipeline_options, load_command_config, model_dir_of
 from kiosk.config import PROJECT_ROOT, Config
+from kiosk.detection.motion import MotionGatedDetector
 from kiosk.logging_setup import setup_logging
 from kiosk.model_spec import KERAS_MODEL_NAME
 from kiosk.pipeline import FrameAnalyzer, build_analyzer
@@ -165,17 +167,13 @@ def bench_idle(analyzer: FrameAnalyzer, stage: str, frames: int) -> float:
     frame (repeating one identical frame would flatter the motion gate). Returns pipeline fps."""
     rng = np.random.default_rng(0)
     wall = textured_background()
-    noisy = [camera_noise(wall, rng) for _ in range(min(frames, 60))]
-    reset = getattr(analyzer.detector, "reset", None)
-    if reset is not None:
-        reset()
-    scans_before = getattr(analyzer.detector, "scans", None)
-    frame_number = iter(range(10 ** 9))
-    samples = time_calls(lambda: analyzer.analyze(noisy[next(frame_number) % len(noisy)]), frames)
-    calls = next(frame_number)
-    note = "camera noise, every frame scanned"
-    if scans_before is not None:
-        note = f"camera noise, {analyzer.detector.scans - scans_before} whole-frame scans in {calls} frames"
+    noisy = itertools.cycle([camera_noise(wall, rng) for _ in range(min(frames, 60))])
+    detector = analyzer.detector
+    tracker = detector.inner if isinstance(detector, MotionGatedDetector) else detector
+    detector.reset()
+    full_scans_before, calls = tracker.full_scans, []
+    samples = time_calls(lambda: calls.append(analyzer.analyze(next(noisy))), frames)
+    note = f"camera noise, {tracker.full_scans - full_scans_before} whole-frame scans in {len(calls)} frames"
     print(format_row("idle", stage, samples, note))
     return 1000.0 / float(np.mean(samples))
 
