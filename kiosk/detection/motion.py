@@ -60,8 +60,8 @@ class MotionGatedDetector:
 
     def detect(self, frame: np.ndarray) -> list[Box]:
         current = thumbnail(frame)
-        if (self._nobody and self._reference is not None and self._reference.shape == current.shape
-                and self._skipped + 1 < self.rescan_every and not changed(self._reference, current)):
+        if (self._nobody and self._reference is not None and self._skipped + 1 < self.rescan_every
+                and not changed(self._reference, current)):
             self._skipped += 1
             self.skipped_frames += 1
             return []
