@@ -1,12 +1,19 @@
 """Measure face-detector variants step by step on PASCAL VOC-annotated photos.
 
     python -m kiosk.detection_study SCENES_DIR [--every N] [--min-size 60] [--steps a,b,...] [--json]
+                                    [--end-to-end [--model DIR] [--config FILE]]
 
 For each variant: detection recall per class (faces at least ``--min-size`` px wide, IoU >= 0.3
 one-to-one), false detections per photo and precision (detections matching no annotated face of
 any size), mean CPU ms per photo, and CPU ms per 640x480 frame with one face on one core (the kiosk's
-budget: about 12 ms of detection keeps the whole pipeline at 60 fps). No classifier is involved.
-The steps run from the stock cascade up to the tuned default, then the optional BlazeFace.
+budget: about 12 ms of detection keeps the whole pipeline at 60 fps). The steps run from the stock
+cascade up to the tuned default, then the optional BlazeFace.
+
+``--end-to-end`` also classifies what each step finds with the kiosk's model and prints, per class,
+the share of faces decided right (masked granted, bare and badly masked not granted) on all photos
+and on the photos the model card holds out of training: how far each detection step takes the
+kiosk's real target. The extra step ``annotated`` hands the classifier the annotated boxes, a
+perfect detector: the most any detector could reach with this classifier.
 """
 
 from __future__ import annotations
@@ -22,12 +29,15 @@ from typing import Callable, Optional, Sequence
 import cv2
 import numpy as np
 
+from kiosk.classifier import MaskClassifier
+from kiosk.commands.options import load_command_config, model_dir_of
 from kiosk.detection import FaceDetector
 from kiosk.detection.haar import FRONTAL_ALT2, FRONTAL_DEFAULT, HaarDetector, HaarSettings, StockHaarDetector
 from kiosk.errors import KioskError
-from kiosk.evaluate import run_scenes, score_photo, summarize
+from kiosk.evaluate import held_out_ids, run_scenes, score_photo, summarize
 from kiosk.module_cli import module_main
 from kiosk.media import read_image
+from kiosk.pipeline import FrameAnalyzer
 from kiosk.synthetic import masked_portrait, place_on_canvas
 from kiosk.voc import Scene, iter_scenes
 
@@ -71,6 +81,9 @@ STEPS: dict[str, tuple[str, Callable[[], FaceDetector]]] = {
     "blazeface-0.4": ("  score threshold 0.4", _blazeface("short", min_score=0.4)),
     "blazeface-full": ("blazeface-full (full range), 0.5", _blazeface("full", min_score=0.5)),
 }
+# not a detector: the annotated boxes themselves, the ceiling set by the classifier (end to end only)
+ANNOTATED = "annotated"
+ANNOTATED_WHAT = "annotated boxes (a perfect detector)"
 
 
 def kiosk_frame_ms(detector: FaceDetector, repeats: int = 20) -> float:
@@ -101,12 +114,56 @@ def measure(detector: FaceDetector, scenes: list[Scene], frames: dict[str, np.nd
     return summary
 
 
+def measure_end_to_end(detector: Optional[FaceDetector], classifier: MaskClassifier, scenes: list[Scene],
+                       frames: dict[str, np.ndarray], min_size: int, incorrect_mask_is: str) -> dict:
+    """Detection + classification of every photo; ``detector=None`` classifies the annotated boxes.
+
+    Returns ``summarize`` figures for all photos and for the card's held-out photos.
+    """
+    analyzer = FrameAnalyzer(detector, classifier)  # type: ignore[arg-type]
+
+    def one(scene: Scene):
+        frame = frames[scene.photo_id]
+        start, cpu_start = time.perf_counter(), time.process_time()
+        if detector is None:
+            results = analyzer.classify_boxes(frame, [face.box for face in scene.faces])
+        else:
+            results = analyzer.analyze(frame)
+        return score_photo(scene, [r.box for r in results], [(r.label, r.mask_probability) for r in results],
+                           time.perf_counter() - start, time.process_time() - cpu_start)
+
+    outcomes = run_scenes(scenes, one)
+    held_out = held_out_ids(classifier.card)
+    classes = classifier.spec.classes
+    return {name: summarize(chosen, min_size, incorrect_mask_is, classes)
+            for name, chosen in (("all", outcomes), ("held-out", [o for o in outcomes if o.photo_id in held_out]))}
+
+
 def format_row(name: str, what: str, summary: dict, min_size: int) -> str:
     figures = summary["by_size"][f"min_{min_size}px"]
     recalls = " ".join(f"{figures.get(c, {}).get('recall') or 0:>7.3f}"
                        for c in ("with_mask", "without_mask", "with_incorrect_mask"))
     return (f"{name:<18} {what:<40} {recalls} {summary['false_detections_per_photo']:>7.3f}"
             f" {summary['precision'] or 0:>6.3f} {summary['cpu_ms_per_photo_mean']:>8.1f} {summary['kiosk_frame_ms']:>8.1f}")
+
+
+END_TO_END_CLASSES = (("with_mask", "masked granted"), ("without_mask", "bare denied"),
+                      ("with_incorrect_mask", "badmask denied"))
+
+
+def _share(value: Optional[float]) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def format_end_to_end_row(name: str, what: str, sets: dict, min_size: int) -> str:
+    """Recall and correct-decision rate per class: all photos / held-out photos."""
+    size = f"min_{min_size}px"
+    cells = []
+    for label, _ in END_TO_END_CLASSES:
+        recall = sets["all"]["by_size"][size].get(label, {}).get("recall")
+        decided = [sets[name]["by_size"][size].get(label, {}).get("correct_decision") for name in ("all", "held-out")]
+        cells.append(f"{_share(recall):>6} " + " / ".join(_share(v) for v in decided))
+    return f"{name:<18} {what:<40} " + "  ".join(f"{c:>20}" for c in cells)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -116,38 +173,60 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", default=",".join(STEPS), help=f"comma-separated steps (default all: {','.join(STEPS)})")
     parser.add_argument("--repeats", type=int, default=20, metavar="N", help="timed calls on the 640x480 frame")
     parser.add_argument("--json", action="store_true", help="one JSON line per step instead of the table")
+    parser.add_argument("--end-to-end", action="store_true",
+                        help=f"also classify with the kiosk's model: correct decisions per step, plus step '{ANNOTATED}'")
+    parser.add_argument("--config", metavar="FILE", help="config file for --end-to-end (model, incorrect_mask_is)")
+    parser.add_argument("--model", metavar="DIR", help="model folder for --end-to-end (overrides [model] dir)")
 
 
 def run(args: argparse.Namespace) -> int:
     cv2.setNumThreads(1)  # one core, as budgeted for the kiosk
     names = [n.strip() for n in args.steps.split(",") if n.strip()]
-    unknown = [n for n in names if n not in STEPS]
+    known = list(STEPS) + ([ANNOTATED] if args.end_to_end else [])
+    unknown = [n for n in names if n not in known]
     if unknown:
-        raise KioskError(f"unknown step(s) {', '.join(unknown)}; known: {', '.join(STEPS)}")
+        raise KioskError(f"unknown step(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    classifier, incorrect_mask_is = None, "no_mask"
+    if args.end_to_end:
+        cfg = load_command_config(args)
+        classifier, incorrect_mask_is = MaskClassifier(model_dir_of(cfg)), cfg.decision.incorrect_mask_is
     scenes = list(iter_scenes(Path(args.scenes)))[:: max(1, args.every)]
     if not scenes:
         raise KioskError(f"{args.scenes}: no annotated photos found")
     frames = {scene.photo_id: read_image(scene.image_path) for scene in scenes}
     log.info("%d photos, %d faces", len(scenes), sum(len(s.faces) for s in scenes))
     if not args.json:
-        print(f"{len(scenes)} photos; recall of faces >= {args.min_size} px; FP = false detections per photo;"
-              f" ms/photo on these photos; kiosk ms = 640x480 frame, one face, one core")
-        print(f"{'step':<18} {'what':<40} {'masked':>7} {'bare':>7} {'badmask':>7} {'FP':>7} {'prec':>6}"
-              f" {'ms/photo':>8} {'kiosk ms':>8}")
+        print_header(len(scenes), args.min_size, classifier)
     for name in names:
-        what, factory = STEPS[name]
+        what = ANNOTATED_WHAT if name == ANNOTATED else STEPS[name][0]
         log.info("step %s: %s", name, what.strip())
         try:
-            detector = factory()
+            detector = None if name == ANNOTATED else STEPS[name][1]()
         except KioskError as exc:
             log.warning("step %s skipped: %s", name, exc)
             continue
-        summary = measure(detector, scenes, frames, args.min_size, max(1, args.repeats))
-        if args.json:
-            print(json.dumps({"step": name, "what": what.strip(), **summary}), flush=True)
+        if classifier is not None:
+            sets = measure_end_to_end(detector, classifier, scenes, frames, args.min_size, incorrect_mask_is)
+            row = {"step": name, "what": what.strip(), "model": classifier.name, "sets": sets}
+            text = format_end_to_end_row(name, what, sets, args.min_size)
         else:
-            print(format_row(name, what, summary, args.min_size), flush=True)
+            summary = measure(detector, scenes, frames, args.min_size, max(1, args.repeats))
+            row = {"step": name, "what": what.strip(), **summary}
+            text = format_row(name, what, summary, args.min_size)
+        print(json.dumps(row) if args.json else text, flush=True)
     return 0
+
+
+def print_header(photos: int, min_size: int, classifier: Optional[MaskClassifier]) -> None:
+    if classifier is None:
+        print(f"{photos} photos; recall of faces >= {min_size} px; FP = false detections per photo;"
+              f" ms/photo on these photos; kiosk ms = 640x480 frame, one face, one core")
+        print(f"{'step':<18} {'what':<40} {'masked':>7} {'bare':>7} {'badmask':>7} {'FP':>7} {'prec':>6}"
+              f" {'ms/photo':>8} {'kiosk ms':>8}")
+        return
+    print(f"{photos} photos; model {classifier.name}; faces >= {min_size} px; per class: detection recall, then"
+          f" the share decided right end to end, all photos / photos held out of training")
+    print(f"{'step':<18} {'what':<40} " + "  ".join(f"{title:>20}" for _, title in END_TO_END_CLASSES))
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
