@@ -149,6 +149,8 @@ class DetectionSection:
                              "haar: frames wider than this are scaled down first (320 = as fast as the stock cascade)")
     min_score: float = setting(0.5, number_range(0.05, 0.99), "blazeface: lowest confidence that counts as a face")
     tiles: bool = setting(True, boolean, "blazeface: also search square tiles of wide frames (smaller faces; 3x the time)")
+    zoom_tiles: bool = setting(False, boolean,
+                               "blazeface: also search overlapping zoomed tiles (faces of 50-90 px at 640x480; 3x the time, more false detections)")
     tracking: bool = setting(True, boolean,
                              "video: look for known faces around where they were; scan whole frames only now and then")
     full_scan_every: int = setting(20, int_range(1, 300),

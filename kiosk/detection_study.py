@@ -79,6 +79,8 @@ STEPS: dict[str, tuple[str, Callable[[], FaceDetector]]] = {
     "blazeface-notiles": ("blazeface short range, whole frame, 0.5", _blazeface("short", min_score=0.5, tiles=False)),
     "blazeface": ("+ square tiles (default blazeface)", _blazeface("short", min_score=0.5)),
     "blazeface-0.4": ("  score threshold 0.4", _blazeface("short", min_score=0.4)),
+    "blazeface-zoom": ("  + zoom tiles (zoom_tiles = true)", _blazeface("short", min_score=0.5, zoom_tiles=True)),
+    "blazeface-zoom-0.4": ("  + zoom tiles, score threshold 0.4", _blazeface("short", min_score=0.4, zoom_tiles=True)),
     "blazeface-full": ("blazeface-full (full range), 0.5", _blazeface("full", min_score=0.5)),
 }
 # not a detector: the annotated boxes themselves, the ceiling set by the classifier (end to end only)

@@ -78,6 +78,35 @@ def test_masked_portrait_is_found_and_classified_masked_by_the_real_model(masked
     assert masked[0].mask_probability > bare[0].mask_probability
 
 
+def zoomed_blazeface():
+    return build_detector(build_config({"detection": {"detector": "blazeface", "zoom_tiles": True}}).detection)
+
+
+@pytest.mark.parametrize("offset", [(-200, -120), (200, 100)])
+def test_zoom_tiles_find_a_small_masked_face_the_plain_blazeface_misses(masked_portrait, offset):
+    frame, scale, origin = place_on_canvas(masked_portrait, (640, 480), 0.25, offset)  # a 55 px face
+    assert detector("blazeface").detect(frame) == []
+    boxes = zoomed_blazeface().detect(frame)
+    assert len(boxes) == 1, boxes
+    assert best_iou(boxes, canvas_box(scale, origin)) >= 0.5
+
+
+@pytest.mark.parametrize("scale, offset", [(0.5, (200, -60)), (0.6, (150, 0)), (0.7, (200, 0)), (0.8, (0, 0))])
+def test_zoom_tiles_report_a_face_cut_by_their_edges_once(portrait, scale, offset):
+    """A face larger than a tile's overlap is cut by some zoom tile; that part must not become a
+    second face (in the first three placements BlazeFace reports the cut part as a face)."""
+    frame, used_scale, origin = place_on_canvas(portrait, (640, 480), scale, offset)
+    boxes = zoomed_blazeface().detect(frame)
+    assert len(boxes) == 1, boxes
+    assert best_iou(boxes, canvas_box(used_scale, origin)) >= 0.5
+
+
+def test_zoom_tiles_see_nothing_in_blank_and_noise_frames():
+    noise = np.random.default_rng(7).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    zoomed = zoomed_blazeface()
+    assert zoomed.detect(np.full((480, 640, 3), 128, np.uint8)) == [] and zoomed.detect(noise) == []
+
+
 def test_config_names_the_detectors_and_rejects_others():
     for name in DETECTOR_NAMES:
         assert build_config({"detection": {"detector": name}}).detection.detector == name

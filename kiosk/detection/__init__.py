@@ -42,5 +42,5 @@ def build_detector(detection_cfg) -> FaceDetector:
 
         variant = "full" if name == "blazeface-full" else "short"
         return BlazeFaceDetector(variant, min_score=detection_cfg.min_score, min_face_px=detection_cfg.min_face_px,
-                                 tiles=detection_cfg.tiles)
+                                 tiles=detection_cfg.tiles, zoom_tiles=detection_cfg.zoom_tiles)
     raise ValueError(f"unknown detector {name!r}; known: {', '.join(DETECTOR_NAMES)}")

@@ -44,6 +44,45 @@ MODELS = {
 }
 
 
+# zoom tiles: squares 0.6 of the frame's short side, overlapping by a quarter (six on 640x480),
+# which show a 60 px face at ~2.5x the size the whole-frame view does; regions smaller than
+# MIN_ZOOM_TILE_PX (the tracker's crops around a known face) are not zoomed into
+ZOOM_TILE_SHARE = 0.6
+ZOOM_TILE_OVERLAP = 0.25
+MIN_ZOOM_TILE_PX = 192
+CUT_EDGE_SHARE = 0.02  # a box this close to a tile edge inside the frame is a face cut by the tile
+
+
+@dataclass(frozen=True)
+class View:
+    """A part of the frame the model looks at, and which of its edges cut through the frame."""
+
+    x0: int
+    y0: int
+    image: np.ndarray
+    drop_cut_faces: bool = False  # zoom tiles: drop boxes touching an edge inside the frame
+
+    def cuts(self, box: Box, frame_width: int, frame_height: int) -> bool:
+        """Whether ``box`` (view pixels) touches an edge of this view that lies inside the frame."""
+        if not self.drop_cut_faces:
+            return False
+        height, width = self.image.shape[:2]
+        x, y, w, h = box
+        margin = CUT_EDGE_SHARE * min(width, height)
+        return ((x < margin and self.x0 > 0) or (y < margin and self.y0 > 0)
+                or (x + w > width - margin and self.x0 + width < frame_width)
+                or (y + h > height - margin and self.y0 + height < frame_height))
+
+
+def zoom_tile_origins(length: int, side: int) -> list[int]:
+    """Start offsets of tiles of ``side`` covering ``length`` with at least ZOOM_TILE_OVERLAP overlap."""
+    step = max(1, int(side * (1 - ZOOM_TILE_OVERLAP)))
+    starts = list(range(0, max(0, length - side) + 1, step))
+    if starts[-1] != length - side:
+        starts.append(max(0, length - side))
+    return starts
+
+
 class DetectorUnavailable(KioskError):
     """A configured detector whose weights or runtime are not installed."""
 
@@ -89,7 +128,7 @@ class BlazeFaceDetector:
     """BlazeFace on a letterboxed square copy of the frame; boxes mapped back to frame pixels."""
 
     def __init__(self, variant: str = "short", min_score: float = 0.5, min_face_px: int = 40,
-                 tiles: bool = True) -> None:
+                 tiles: bool = True, zoom_tiles: bool = False) -> None:
         if variant not in MODELS:
             raise ValueError(f"unknown BlazeFace variant {variant!r}; known: {', '.join(MODELS)}")
         self.name = f"blazeface-{variant}"
@@ -98,6 +137,7 @@ class BlazeFaceDetector:
         self.min_face_px = min_face_px
         self.box_fit = BLAZEFACE_BOX_FIT
         self.tiles = tiles
+        self.zoom_tiles = zoom_tiles
         self._interpreter = _make_interpreter(weights_dir() / self.model.file_name)
         inputs = self._interpreter.get_input_details()
         outputs = sorted(self._interpreter.get_output_details(), key=lambda d: int(d["shape"][-1]), reverse=True)
@@ -126,17 +166,20 @@ class BlazeFaceDetector:
 
         BlazeFace sees a 128/192 px square, so a wide frame shrinks its faces a lot. Besides the
         whole (letterboxed) frame it also looks at square tiles spanning the long side, which
-        shows mid-sized faces at up to twice the size; NMS merges what both passes found.
+        shows mid-sized faces at up to twice the size, and with ``zoom_tiles`` at smaller
+        overlapping squares for faces of 50-90 px; NMS merges what all passes found.
         """
         if frame.ndim == 2:
             frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
         height, width = frame.shape[:2]
         boxes: list[Box] = []
         scores: list[float] = []
-        for x0, y0, view in self._views(frame):
-            for (x, y, w, h), score in self._run(view):
-                boxes.append((x + x0, y + y0, w, h))
-                scores.append(score)
+        for view in self._views(frame):
+            for box, score in self._run(view.image):
+                if not view.cuts(box, width, height):
+                    x, y, w, h = box
+                    boxes.append((x + view.x0, y + view.y0, w, h))
+                    scores.append(score)
         result = []
         for i in non_max_suppression(boxes, scores, iou_threshold=0.3):
             x, y, w, h = boxes[i]
@@ -146,19 +189,23 @@ class BlazeFaceDetector:
                 result.append((self.box_fit.apply((x0, y0, x1 - x0, y1 - y0)), scores[i]))
         return result
 
-    def _views(self, frame: np.ndarray) -> list[tuple[int, int, np.ndarray]]:
-        """The whole frame, plus square tiles along the long side when the frame is not square."""
+    def _views(self, frame: np.ndarray) -> list[View]:
+        """The whole frame, square tiles along the long side of a wide frame, and zoom tiles."""
         height, width = frame.shape[:2]
-        views = [(0, 0, frame)]
+        views = [View(0, 0, frame)]
         side, long_side = min(height, width), max(height, width)
-        if not self.tiles or long_side < side * 1.15:
-            return views
-        count = int(np.ceil(long_side / side)) + (1 if long_side > 2 * side else 0)
-        for start in np.linspace(0, long_side - side, count).astype(int):
-            if width >= height:
-                views.append((int(start), 0, frame[:, start : start + side]))
-            else:
-                views.append((0, int(start), frame[start : start + side, :]))
+        if self.tiles and long_side >= side * 1.15:
+            count = int(np.ceil(long_side / side)) + (1 if long_side > 2 * side else 0)
+            for start in np.linspace(0, long_side - side, count).astype(int):
+                if width >= height:
+                    views.append(View(int(start), 0, frame[:, start : start + side]))
+                else:
+                    views.append(View(0, int(start), frame[start : start + side, :]))
+        zoom_side = int(side * ZOOM_TILE_SHARE)
+        if self.zoom_tiles and zoom_side >= MIN_ZOOM_TILE_PX:
+            for y0 in zoom_tile_origins(height, zoom_side):
+                for x0 in zoom_tile_origins(width, zoom_side):
+                    views.append(View(x0, y0, frame[y0 : y0 + zoom_side, x0 : x0 + zoom_side], drop_cut_faces=True))
         return views
 
     def _invoke(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
