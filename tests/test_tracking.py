@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
+import pytest
 
 from kiosk.config import Config
 from kiosk.detection import build_detector
@@ -18,14 +21,16 @@ def portrait_at(offset: tuple[int, int], scale: float = 0.6) -> tuple[np.ndarray
     return frame, (int(x0 + x * used), int(y0 + y * used), int(w * used), int(h * used))
 
 
-def tracker(every: int = 10) -> RegionTrackingDetector:
-    return RegionTrackingDetector(build_detector(Config().detection), full_scan_every=every)
+def tracker(every: int = 10, name: str = "haar") -> RegionTrackingDetector:
+    cfg = dataclasses.replace(Config().detection, detector=name)
+    return RegionTrackingDetector(build_detector(cfg), full_scan_every=every)
 
 
-def test_a_walking_face_is_followed_with_region_scans_between_full_scans():
-    detector = tracker(every=10)
+@pytest.mark.parametrize("name, scale", [("haar", 0.6), ("blazeface", 0.6), ("blazeface", 0.3)])
+def test_a_walking_face_is_followed_with_region_scans_between_full_scans(name, scale):
+    detector = tracker(every=10, name=name)
     for step in range(20):
-        frame, face = portrait_at((step * 4 - 40, step * 2 - 20))
+        frame, face = portrait_at((step * 4 - 40, step * 2 - 20), scale)
         boxes = detector.detect(frame)
         assert len(boxes) == 1 and iou(boxes[0], face) >= 0.5, (step, boxes, face)
     assert detector.full_scans == 2  # frames 1 and 11; the 18 others only looked around the face
@@ -100,3 +105,17 @@ def test_an_unconfirmed_false_detection_is_dropped_without_rescanning_every_fram
             false_box_frames.append(step)
     assert false_box_frames == [0, 10]  # reported by the two periodic full scans only
     assert detector.full_scans == 2 and detector.dropped_unconfirmed == 2
+
+
+def test_a_blazeface_region_scan_is_one_model_call():
+    """Square tiles only pay on large views; in the small region around a known face they
+    tripled the cost of every tracked frame."""
+    detector = tracker(every=10, name="blazeface")
+    calls = []
+    invoke = detector.inner._invoke
+    detector.inner._invoke = lambda view: calls.append(view.shape) or invoke(view)
+    frame, _ = portrait_at((0, 0))
+    detector.detect(frame)
+    assert len(calls) == 3  # the full scan: the whole 640x480 frame and two 480x480 tiles
+    detector.detect(frame)
+    assert detector.region_scans == 1 and len(calls) == 4
