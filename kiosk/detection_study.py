@@ -34,7 +34,7 @@ from kiosk.commands.options import load_command_config, model_dir_of
 from kiosk.detection import FaceDetector
 from kiosk.detection.haar import FRONTAL_ALT2, FRONTAL_DEFAULT, HaarDetector, HaarSettings, StockHaarDetector
 from kiosk.errors import KioskError
-from kiosk.evaluate import held_out_ids, run_scenes, score_photo, summarize
+from kiosk.evaluate import PHOTO_SETS, run_scenes, score_photo, score_results, summarize, summarize_sets, timed
 from kiosk.module_cli import module_main
 from kiosk.media import read_image
 from kiosk.pipeline import FrameAnalyzer
@@ -106,10 +106,8 @@ def kiosk_frame_ms(detector: FaceDetector, repeats: int = 20) -> float:
 def measure(detector: FaceDetector, scenes: list[Scene], frames: dict[str, np.ndarray], min_size: int,
             repeats: int = 20) -> dict:
     def one(scene: Scene):
-        frame = frames[scene.photo_id]
-        start, cpu_start = time.perf_counter(), time.process_time()
-        boxes = detector.detect(frame)
-        return score_photo(scene, boxes, [], time.perf_counter() - start, time.process_time() - cpu_start)
+        boxes, seconds, cpu_seconds = timed(lambda: detector.detect(frames[scene.photo_id]))
+        return score_photo(scene, boxes, [], seconds, cpu_seconds)
 
     summary = summarize(run_scenes(scenes, one), min_size)
     summary["kiosk_frame_ms"] = round(kiosk_frame_ms(detector, repeats), 2)
@@ -126,19 +124,12 @@ def measure_end_to_end(detector: Optional[FaceDetector], classifier: MaskClassif
 
     def one(scene: Scene):
         frame = frames[scene.photo_id]
-        start, cpu_start = time.perf_counter(), time.process_time()
         if detector is None:
-            results = analyzer.classify_boxes(frame, [face.box for face in scene.faces])
-        else:
-            results = analyzer.analyze(frame)
-        return score_photo(scene, [r.box for r in results], [(r.label, r.mask_probability) for r in results],
-                           time.perf_counter() - start, time.process_time() - cpu_start)
+            return score_results(scene, *timed(lambda: analyzer.classify_boxes(frame, [f.box for f in scene.faces])))
+        return score_results(scene, *timed(lambda: analyzer.analyze(frame)))
 
-    outcomes = run_scenes(scenes, one)
-    held_out = held_out_ids(classifier.card)
-    classes = classifier.spec.classes
-    return {name: summarize(chosen, min_size, incorrect_mask_is, classes)
-            for name, chosen in (("all", outcomes), ("held-out", [o for o in outcomes if o.photo_id in held_out]))}
+    return summarize_sets(run_scenes(scenes, one), classifier.card, PHOTO_SETS, min_size, incorrect_mask_is,
+                          classifier.spec.classes)
 
 
 def format_row(name: str, what: str, summary: dict, min_size: int) -> str:

@@ -24,7 +24,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
+from typing import Callable, Iterable, Optional, Sequence, TypeVar
 
 from kiosk.commands.options import add_pipeline_options, load_command_config
 from kiosk.detection.boxes import match_boxes
@@ -33,11 +33,13 @@ from kiosk.module_cli import module_main
 from kiosk.media import MediaError, read_image
 from kiosk.model_spec import KNOWN_CLASSES, WITH_INCORRECT_MASK, WITH_MASK
 from kiosk.pipeline import FrameAnalyzer, build_analyzer
+from kiosk.records import FaceResult
 from kiosk.voc import Scene, iter_scenes
 
 log = logging.getLogger("kiosk.evaluate")
 
 MATCH_IOU = 0.3
+T = TypeVar("T")
 PHOTO_SETS = ("all", "held-out")
 
 
@@ -83,13 +85,22 @@ def score_photo(scene: Scene, boxes: Sequence, predictions: Sequence, seconds: f
     return PhotoOutcome(scene.photo_id, len(boxes), len(boxes) - len(matched), seconds, tuple(faces), cpu_seconds)
 
 
-def analyze_scene(analyzer: FrameAnalyzer, scene: Scene) -> PhotoOutcome:
-    frame = read_image(scene.image_path)
+def timed(call: Callable[[], T]) -> tuple[T, float, float]:
+    """``call()``'s result, wall seconds and CPU seconds."""
     start, cpu_start = time.perf_counter(), time.process_time()
-    results = analyzer.analyze(frame)
-    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+    result = call()
+    return result, time.perf_counter() - start, time.process_time() - cpu_start
+
+
+def score_results(scene: Scene, results: Sequence[FaceResult], seconds: float, cpu_seconds: float) -> PhotoOutcome:
+    """``score_photo`` for the pipeline's ``FaceResult`` list."""
     return score_photo(scene, [r.box for r in results], [(r.label, r.mask_probability) for r in results],
                        seconds, cpu_seconds)
+
+
+def analyze_scene(analyzer: FrameAnalyzer, scene: Scene) -> PhotoOutcome:
+    frame = read_image(scene.image_path)
+    return score_results(scene, *timed(lambda: analyzer.analyze(frame)))
 
 
 def run_scenes(scenes: Iterable[Scene], analyze) -> list[PhotoOutcome]:
@@ -167,6 +178,14 @@ def held_out_ids(card: dict) -> set[str]:
     return set(card.get("data", {}).get("scenes_test_photos", []) or [])
 
 
+def summarize_sets(outcomes: list[PhotoOutcome], card: dict, sets: Sequence[str], min_size: int,
+                   incorrect_mask_is: str, model_classes: Sequence[str]) -> dict:
+    """``summarize`` per photo set: "all", and "held-out" (the photos the model card held out of training)."""
+    held_out = held_out_ids(card)
+    chosen = {"all": outcomes, "held-out": [o for o in outcomes if o.photo_id in held_out]}
+    return {name: summarize(chosen[name], min_size, incorrect_mask_is, model_classes) for name in sets}
+
+
 def _fmt(value: Optional[float]) -> str:
     return "   -  " if value is None else f"{value:6.3f}"
 
@@ -212,10 +231,8 @@ def run(args: argparse.Namespace) -> int:
              len(scenes), getattr(analyzer.detector, "name", "?"), analyzer.classifier.name, len(held_out))
     outcomes = run_scenes(scenes, lambda scene: analyze_scene(analyzer, scene))
     sets = PHOTO_SETS if args.photos == "both" else (args.photos,)
-    chosen = {"all": outcomes, "held-out": [o for o in outcomes if o.photo_id in held_out]}
-    incorrect_mask_is = cfg.decision.incorrect_mask_is
-    classes = analyzer.classifier.spec.classes
-    summaries = {name: summarize(chosen[name], args.min_size, incorrect_mask_is, classes) for name in sets}
+    summaries = summarize_sets(outcomes, card, sets, args.min_size, cfg.decision.incorrect_mask_is,
+                               analyzer.classifier.spec.classes)
     if args.json:
         print(json.dumps({"detector": getattr(analyzer.detector, "name", "?"), "model": analyzer.classifier.name,
                           "min_size": args.min_size, "match_iou": MATCH_IOU, "sets": summaries}, indent=1))
@@ -224,7 +241,7 @@ def run(args: argparse.Namespace) -> int:
           f" a face counts when a detection overlaps it with IoU >= {MATCH_IOU}")
     for name in sets:
         title = "all photos" if name == "all" else "held-out photos (never seen in training)"
-        if name == "held-out" and not chosen[name]:
+        if name == "held-out" and not summaries[name]["photos"]:
             print(f"== {title}: none of these photos is listed in the model card's held-out set ==")
             continue
         print(format_summary(title, summaries[name]))
