@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 from typing import Optional, Sequence
 
-from kiosk.errors import KioskError
 from kiosk.logging_setup import setup_logging
+from kiosk.module_cli import run_command
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("kiosk.commands.run", "start the kiosk (the default command)"),
@@ -54,11 +53,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     module.add_arguments(parser)
     args = parser.parse_args(rest)
     setup_logging(args.log_level)
-    try:
-        return int(module.run(args) or 0)
-    except KioskError as exc:
-        logging.getLogger("kiosk").debug("command failed", exc_info=True)
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    return run_command(module.run, args)

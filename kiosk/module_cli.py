@@ -1,9 +1,11 @@
 """``python -m kiosk.<tool>`` entry points (evaluate, detection_study) share one main: parse,
-set up logging, and turn a ``KioskError`` into ``error: <message>`` with exit status 2."""
+set up logging, and run through ``run_command``, which ``main.py``'s commands use too."""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 from typing import Callable, Optional, Sequence
 
@@ -18,8 +20,27 @@ def module_main(prog: str, doc: Optional[str], add_arguments: Callable[[argparse
     add_arguments(parser)
     args = parser.parse_args(argv)
     setup_logging(args.log_level)
+    return run_command(run, args)
+
+
+def run_command(run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a command the way a Unix tool should end.
+
+    A ``KioskError`` becomes ``error: <message>`` on stderr, exit status 2. A reader that closed
+    our stdout early (``| head``) ends the run quietly, exit status 0, instead of a traceback; the
+    final flush is inside the guard because short output is only written then. Ctrl+C gives 130.
+    """
     try:
-        return int(run(args) or 0)
+        code = int(run(args) or 0)
+        sys.stdout.flush()
+        return code
     except KioskError as exc:
+        logging.getLogger("kiosk").debug("command failed", exc_info=True)
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's own last flush cannot fail again
+        return 0
+    except KeyboardInterrupt:
+        return 130

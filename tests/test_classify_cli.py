@@ -15,9 +15,8 @@ import pytest
 from kiosk.classifier import MaskClassifier
 from kiosk.model_spec import KNOWN_CLASSES, MODEL_CARD_NAME, TFLITE_MODEL_NAME, WITH_MASK
 from kiosk.preprocessing import crop_face
+from cli_helpers import PROJECT_ROOT, closed_pipe_run
 from kiosk.synthetic import PORTRAIT_FACE_BOX
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def classify(*args: str, cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess:
@@ -123,3 +122,10 @@ def test_many_files_are_batched_and_all_reported(tmp_path, model_dir):
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [Path(r["path"]).name for r in records] == [f"noise_{i:02d}.png" for i in range(70)]
     assert all(r["label"] in KNOWN_CLASSES for r in records)
+
+
+@pytest.mark.parametrize("command", ["classify", "analyze"])
+def test_a_reader_that_closes_the_pipe_ends_the_run_quietly(crops, command):
+    code, stderr = closed_pipe_run([str(PROJECT_ROOT / "main.py"), command, str(crops), "--json"])
+    assert code == 0, stderr
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr

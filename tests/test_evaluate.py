@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
+from cli_helpers import closed_pipe_run
 from kiosk import evaluate
 from kiosk.model_spec import MODEL_CARD_NAME
 from kiosk.synthetic import PORTRAIT_FACE_BOX
@@ -179,3 +180,9 @@ def test_detection_study_knows_the_annotated_step_only_end_to_end(scenes, capsys
 
     assert detection_study.main([str(scenes), "--steps", "annotated"]) == 2
     assert "unknown step(s) annotated" in capsys.readouterr().err
+
+
+def test_a_tool_whose_reader_closes_the_pipe_ends_quietly(scenes):
+    code, stderr = closed_pipe_run(["-m", "kiosk.evaluate", str(scenes)])
+    assert code == 0, stderr
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -247,13 +246,9 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_command_config(args)
     analyzer = build_analyzer(cfg)
     reporter = Reporter(args.json, args.progress_every)
-    try:
-        tracking_every = cfg.detection.full_scan_every if cfg.detection.tracking else 0
-        stats = Analysis(analyzer, reporter, out_dir, tracking_every).run(args.paths)
-    except BrokenPipeError:  # e.g. piped into `head`: stop quietly like other Unix tools
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 0
+    tracking_every = cfg.detection.full_scan_every if cfg.detection.tracking else 0
+    # a reader that closes stdout (| head) ends the run quietly: see kiosk.module_cli.run_command
+    stats = Analysis(analyzer, reporter, out_dir, tracking_every).run(args.paths)
     elapsed = time.perf_counter() - stats.started
     log.info("done: %d images, %d video frames, %d faces (%d with mask), %d errors in %.1f s (%.1f per s)",
              stats.images, stats.frames, stats.faces, stats.masked, stats.errors, elapsed, stats.rate())
