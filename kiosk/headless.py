@@ -18,6 +18,7 @@ import threading
 from typing import Any, Optional, TextIO
 
 from kiosk.config import Config
+from kiosk.module_cli import discard_stdout
 from kiosk.pipeline import FrameAnalyzer
 from kiosk.records import DecisionEvent
 from kiosk.runtime import KioskRuntime
@@ -29,18 +30,33 @@ WAIT_SLICE_S = 0.2  # how often the main thread looks at the stop request
 
 
 class JsonLinesSink:
-    """Writes each decision as one JSON line (``DecisionEvent.to_json()``) and flushes it at once."""
+    """Writes each decision as one JSON line (``DecisionEvent.to_json()``) and flushes it at once.
+
+    When the reader of the stream goes away (``| head``, a crashed consumer), the kiosk keeps
+    working and recording: it says so once and stops printing, instead of a traceback per decision.
+    """
 
     def __init__(self, stream: Optional[TextIO] = None) -> None:
         self.stream = stream if stream is not None else sys.stdout
         self._lock = threading.Lock()
         self.lines = 0
+        self.reader_gone = False
 
     def on_decision(self, event: DecisionEvent) -> None:
         line = json.dumps(event.to_json(), ensure_ascii=False)
         with self._lock:
-            self.stream.write(line + "\n")
-            self.stream.flush()
+            if self.reader_gone:
+                return
+            try:
+                self.stream.write(line + "\n")
+                self.stream.flush()
+            except BrokenPipeError:
+                self.reader_gone = True
+                if self.stream is sys.stdout:
+                    discard_stdout()
+                log.warning("the reader of the decision lines went away: no more are printed;"
+                            " decisions are still recorded in the event log")
+                return
             self.lines += 1
 
 

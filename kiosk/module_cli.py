@@ -39,8 +39,14 @@ def run_command(run: Callable[[argparse.Namespace], int], args: argparse.Namespa
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's own last flush cannot fail again
+        discard_stdout()
         return 0
     except KeyboardInterrupt:
         return 130
+
+
+def discard_stdout() -> None:
+    """Point stdout at /dev/null once its reader is gone, so that the interpreter's own last
+    flush of what is still buffered cannot fail again (a traceback at exit)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

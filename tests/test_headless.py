@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_helpers import closed_pipe_run
 from kiosk.classifier import MaskClassifier
 from kiosk.config import CameraSection, Config, ModelSection, StorageSection
 from kiosk.headless import build_headless_runtime, run_headless
@@ -178,3 +179,15 @@ def test_headless_kiosk_with_email_enabled_mails_the_denial(video, tmp_path, mod
     assert "test-door" in mail.message["Subject"] and "denied" in mail.message["Subject"]
     assert sorted(mail.rcpt_tos) == ["admin@example.org", "security@example.org"]
     assert mail.event_ids == [1]
+
+
+def test_a_gone_reader_is_reported_once_and_decisions_are_still_recorded(video, config_file, model_dir):
+    """`main.py run --headless ... | head -0`: the kiosk keeps deciding and recording."""
+    code, stderr = closed_pipe_run(["main.py", "run", "--headless", "--source", str(video), "--config",
+                                    str(config_file), "--model", str(model_dir)])
+    assert code == 0, stderr
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
+    assert stderr.count("the reader of the decision lines went away") == 1, stderr
+    events = subprocess.run(main_command("events", "--all", "--csv", "--config", str(config_file)),
+                            capture_output=True, text=True, timeout=60, cwd=PROJECT_ROOT)
+    assert [row["decision"] for row in csv.DictReader(io.StringIO(events.stdout))] == ["denied", "granted"]
