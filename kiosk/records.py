@@ -8,7 +8,7 @@ from typing import Optional, Protocol
 
 import numpy as np
 
-from kiosk.preprocessing import Box
+from kiosk.vision.preprocessing import Box
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kiosk import synthetic
+from kiosk.camera import synthetic
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATASETS = PROJECT_ROOT.parent / "shared" / "datasets"
+from tests.helpers import PROJECT_ROOT, SHARED_DATASETS
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 
 
@@ -87,3 +86,12 @@ def x_display():
         del os.environ["DISPLAY"]
         proc.terminate()
         proc.wait(timeout=5)
+
+
+@pytest.fixture()
+def config_file(tmp_path) -> Path:
+    """Event log and snapshots inside the test's folder, everything else default."""
+    path = tmp_path / "kiosk.toml"
+    path.write_text(f'[storage]\ndatabase = "{tmp_path / "events.sqlite3"}"\nsnapshots = "{tmp_path / "snaps"}"\n',
+                    encoding="utf-8")
+    return path

@@ -14,7 +14,7 @@ import pytest
 from kiosk.commands import run as run_command
 from kiosk.config import SECTIONS, Config, ConfigError, load_config, with_overrides
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import PROJECT_ROOT
 EXAMPLE = PROJECT_ROOT / "kiosk.example.toml"
 
 

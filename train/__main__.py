@@ -16,7 +16,7 @@ from typing import Optional, Sequence
 
 from kiosk.errors import KioskError
 from kiosk.logging_setup import setup_logging
-from kiosk.model_spec import DEFAULT_MODEL_DIR
+from kiosk.vision.model_spec import DEFAULT_MODEL_DIR
 
 log = logging.getLogger("train")
 

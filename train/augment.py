@@ -1,7 +1,7 @@
 """Random image changes applied to training batches only, to generalise to new sites.
 
 Works on prepared model inputs (already cropped, grayscale, resized, normalised by
-``kiosk.preprocessing``), so augmentation can never change the preprocessing contract.
+``kiosk.vision.preprocessing``), so augmentation can never change the preprocessing contract.
 Covers pose (rotation, shift, zoom, mirror), lighting (brightness, contrast) and camera
 quality (blur, low resolution), the main differences between the datasets and a door camera.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from kiosk.model_spec import ModelSpec
+from kiosk.vision.model_spec import ModelSpec
 
 
 def value_range(spec: ModelSpec) -> tuple[float, float]:

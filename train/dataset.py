@@ -16,9 +16,9 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from kiosk.errors import KioskError
-from kiosk.media import IMAGE_EXTENSIONS, MediaError, iter_media_files, read_image
-from kiosk.model_spec import KNOWN_CLASSES, WITH_INCORRECT_MASK, WITH_MASK, WITHOUT_MASK, ModelSpec
-from kiosk.preprocessing import to_model_input
+from kiosk.camera.media import IMAGE_EXTENSIONS, MediaError, iter_media_files, read_image
+from kiosk.vision.model_spec import KNOWN_CLASSES, WITH_INCORRECT_MASK, WITH_MASK, WITHOUT_MASK, ModelSpec
+from kiosk.vision.preprocessing import to_model_input
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 python -m train.evaluate --data DIR [--data DIR ...] [--model DIR] [--split test|val|train|all] [--keras] [--out DIR]
 
-Uses the kiosk's own TFLite path (``kiosk.classifier.MaskClassifier``) unless --keras is given.
+Uses the kiosk's own TFLite path (``kiosk.vision.classifier.MaskClassifier``) unless --keras is given.
 Prints per-class precision/recall/F1, the confusion matrix, balanced accuracy and the false-accept
 rate (a face without a correctly worn mask classified as with_mask), overall, per dataset and per
 file-name source; writes the same as report.txt, report.json and confusion.png under --out.
@@ -21,10 +21,10 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from kiosk.classifier import MaskClassifier
+from kiosk.vision.classifier import MaskClassifier
 from kiosk.errors import KioskError
 from kiosk.logging_setup import setup_logging
-from kiosk.model_spec import DEFAULT_MODEL_DIR, KERAS_MODEL_NAME
+from kiosk.vision.model_spec import DEFAULT_MODEL_DIR, KERAS_MODEL_NAME
 from train.dataset import DatasetError, Sample, count_by, find_samples, load_inputs
 from train.speed import time_classifier
 from train.splits import SPLITS, split_samples

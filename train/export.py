@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kiosk.model_spec import ModelSpec
+from kiosk.vision.model_spec import ModelSpec
 
 log = logging.getLogger(__name__)
 

@@ -43,8 +43,8 @@ def _untrained_classifier(size: int, folder: Path, width: int, stem_stride: int,
     """The architecture at ``size`` exported to TFLite, for timing only (weights do not change speed)."""
     import json
 
-    from kiosk.classifier import MaskClassifier
-    from kiosk.model_spec import MODEL_CARD_NAME, TFLITE_MODEL_NAME, ModelSpec
+    from kiosk.vision.classifier import MaskClassifier
+    from kiosk.vision.model_spec import MODEL_CARD_NAME, TFLITE_MODEL_NAME, ModelSpec
     from train.export import export_tflite
     from train.model import build_model
 

@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from kiosk.model_spec import WITH_MASK
+from kiosk.vision.model_spec import WITH_MASK
 
 
 def decide(probabilities: np.ndarray, classes: Sequence[str], threshold: float) -> np.ndarray:

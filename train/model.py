@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import keras
 
-from kiosk.model_spec import ModelSpec
+from kiosk.vision.model_spec import ModelSpec
 
 # moving statistics must settle within an epoch or two of ~70 steps (Keras default 0.99 is too slow)
 BN_MOMENTUM = 0.9

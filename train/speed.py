@@ -17,9 +17,9 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from kiosk.classifier import MaskClassifier
+from kiosk.vision.classifier import MaskClassifier
 from kiosk.errors import KioskError
-from kiosk.model_spec import DEFAULT_MODEL_DIR
+from kiosk.vision.model_spec import DEFAULT_MODEL_DIR
 
 BATCH_SIZES = (1, 4, 16, 64)
 

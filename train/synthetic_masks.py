@@ -7,7 +7,7 @@ placed from that face's own BlazeFace keypoints (eyes, nose tip, mouth), gives p
 only in where the mask's upper edge sits relative to the nose: exactly the cue that decides.
 
 The painted masks are deliberately varied (tone, width, pleats, loops, soft edges, texture) and
-are *not* the kiosk's test mask (``kiosk.synthetic.draw_surgical_mask``), so the tests that
+are *not* the kiosk's test mask (``kiosk.camera.synthetic.draw_surgical_mask``), so the tests that
 classify the drawn-on portrait mask still test generalisation. They only ever join the training
 split, under their own dataset name, so validation and test figures stay real photos only.
 """
@@ -21,9 +21,9 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from kiosk.media import MediaError, read_image
-from kiosk.model_spec import WITH_INCORRECT_MASK, WITH_MASK, WITHOUT_MASK, ModelSpec
-from kiosk.preprocessing import to_model_input
+from kiosk.camera.media import MediaError, read_image
+from kiosk.vision.model_spec import WITH_INCORRECT_MASK, WITH_MASK, WITHOUT_MASK, ModelSpec
+from kiosk.vision.preprocessing import to_model_input
 from train.dataset import Sample
 
 log = logging.getLogger(__name__)
@@ -160,7 +160,7 @@ def synthesize(bare: Sequence[Sample], spec: ModelSpec, rate: float, seed: int,
 
     Faces BlazeFace cannot place keypoints on (turned away, too small) are skipped and counted.
     """
-    from kiosk.detection.blazeface import BlazeFaceDetector
+    from kiosk.vision.detection.blazeface import BlazeFaceDetector
 
     rng = np.random.default_rng(seed)
     detector = BlazeFaceDetector()

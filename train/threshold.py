@@ -21,10 +21,10 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from kiosk.classifier import MaskClassifier
+from kiosk.vision.classifier import MaskClassifier
 from kiosk.errors import KioskError
 from kiosk.logging_setup import setup_logging
-from kiosk.model_spec import DEFAULT_MODEL_DIR, MODEL_CARD_NAME
+from kiosk.vision.model_spec import DEFAULT_MODEL_DIR, MODEL_CARD_NAME
 from train.dataset import find_samples, label_indices, load_inputs
 from train.evaluate import predict_all, select_split
 from train.metrics import choose_threshold, format_report

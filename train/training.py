@@ -19,7 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-from kiosk.model_spec import KERAS_MODEL_NAME, MODEL_CARD_NAME, TFLITE_MODEL_NAME, WITH_INCORRECT_MASK, ModelSpec
+from kiosk.vision.model_spec import KERAS_MODEL_NAME, MODEL_CARD_NAME, TFLITE_MODEL_NAME, WITH_INCORRECT_MASK, ModelSpec
 from train.dataset import DatasetError, Sample, class_names, count_by, find_samples, label_indices, load_inputs
 from train.synthetic_masks import INCORRECT_SHARE, synthesize
 from train.splits import DEFAULT_FRACTIONS, split_samples, held_out_photo_ids
@@ -192,8 +192,8 @@ def split_report(samples: Sequence[Sample], probabilities: np.ndarray, classes, 
 
 def portrait_check(classifier) -> dict:
     """How the model sees the bundled demo portrait, bare and with the drawn surgical mask."""
-    from kiosk.preprocessing import crop_face
-    from kiosk.synthetic import PORTRAIT_FACE_BOX, load_portrait, masked_portrait
+    from kiosk.vision.preprocessing import crop_face
+    from kiosk.camera.synthetic import PORTRAIT_FACE_BOX, load_portrait, masked_portrait
 
     crops = [crop_face(img, PORTRAIT_FACE_BOX, classifier.spec.crop_margin) for img in (load_portrait(), masked_portrait())]
     out = {}
@@ -216,7 +216,7 @@ def run_training(settings: TrainSettings) -> dict:
     started = time.monotonic()
     all_samples = find_samples(settings.data)  # bad folders fail fast, before TensorFlow loads
     configure_tensorflow(settings.threads, settings.seed)
-    from kiosk.classifier import MaskClassifier
+    from kiosk.vision.classifier import MaskClassifier
     from train.export import export_tflite, max_abs_difference, save_keras_for_inference
     from train.metrics import choose_threshold, format_report
     from train.plots import plot_confusions, plot_history

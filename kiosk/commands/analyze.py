@@ -25,14 +25,14 @@ from typing import Iterator, Optional
 import cv2
 import numpy as np
 
-from kiosk.annotate import draw_results, label_text
+from kiosk.vision.annotate import draw_results, label_text
 from kiosk.commands.options import add_pipeline_options, load_command_config
 from kiosk.errors import KioskError
-from kiosk.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, is_video, iter_media_files, read_image
-from kiosk.model_spec import WITH_MASK
-from kiosk.pipeline import FrameAnalyzer, build_analyzer
+from kiosk.camera.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, is_video, iter_media_files, read_image
+from kiosk.vision.model_spec import WITH_MASK
+from kiosk.vision.pipeline import FrameAnalyzer, build_analyzer
 from kiosk.records import FaceResult
-from kiosk.video_io import VideoReader, VideoWriter
+from kiosk.camera.video_io import VideoReader, VideoWriter
 
 log = logging.getLogger("kiosk.analyze")
 
@@ -151,7 +151,7 @@ class Analysis:
         """A fresh analyzer per video: consecutive frames may re-find known faces in their region."""
         if not self.video_tracking_every:
             return self.analyzer
-        from kiosk.detection.tracking import RegionTrackingDetector
+        from kiosk.vision.detection.tracking import RegionTrackingDetector
 
         tracker = RegionTrackingDetector(self.analyzer.detector, full_scan_every=self.video_tracking_every)
         return FrameAnalyzer(tracker, self.analyzer.classifier)

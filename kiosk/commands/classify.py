@@ -23,10 +23,10 @@ from typing import Iterable, Iterator, TextIO
 
 import numpy as np
 
-from kiosk.classifier import MaskClassifier
+from kiosk.vision.classifier import MaskClassifier
 from kiosk.config import load_config
 from kiosk.errors import KioskError
-from kiosk.media import IMAGE_EXTENSIONS, MediaError, iter_media_files, read_image
+from kiosk.camera.media import IMAGE_EXTENSIONS, MediaError, iter_media_files, read_image
 
 log = logging.getLogger("kiosk.classify")
 

@@ -7,7 +7,7 @@ import argparse
 
 from kiosk.config import Config
 from kiosk.errors import KioskError
-from kiosk.event_store import EventStore
+from kiosk.events.store import EventStore
 
 
 def add_config_option(parser: argparse.ArgumentParser) -> None:

@@ -15,7 +15,7 @@ from datetime import datetime, time
 from kiosk.commands.event_options import add_config_option, open_store
 from kiosk.commands.options import load_command_config
 from kiosk.errors import KioskError
-from kiosk.event_table import format_lines, write_csv
+from kiosk.events.table import format_lines, write_csv
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

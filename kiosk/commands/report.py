@@ -16,8 +16,8 @@ from pathlib import Path
 from kiosk.commands.event_options import add_config_option, open_store
 from kiosk.commands.options import load_command_config
 from kiosk.errors import KioskError
-from kiosk.mailer import Mailer
-from kiosk.report import build_report, compose_report_email
+from kiosk.events.mailer import Mailer
+from kiosk.events.report import build_report, compose_report_email
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from kiosk.commands.options import add_pipeline_options, load_command_config
 from kiosk.config import Config, with_overrides
 from kiosk.errors import KioskError
 from kiosk.logging_setup import setup_logging
-from kiosk.sources import DEMO, parse_source
+from kiosk.camera.sources import DEMO, parse_source
 
 log = logging.getLogger("kiosk.run")
 
@@ -77,7 +77,7 @@ def build_run_config(args: argparse.Namespace) -> Config:
 
 def _event_services(cfg: Config) -> Any:
     """Event log, snapshots and email alerts; started before the first frame can be decided."""
-    from kiosk.event_services import EventServices
+    from kiosk.events.services import EventServices
 
     services = EventServices(cfg)
     services.start()
@@ -92,8 +92,8 @@ def run(args: argparse.Namespace) -> int:
     if args.log_level == "INFO" and cfg.kiosk.log_level != "INFO":
         setup_logging(cfg.kiosk.log_level)
 
-    from kiosk.pipeline import build_analyzer
-    from kiosk.sources import open_source
+    from kiosk.vision.pipeline import build_analyzer
+    from kiosk.camera.sources import open_source
 
     analyzer = build_analyzer(cfg, video=True)
     source = open_source(cfg, explicit=args.source is not None)
@@ -103,12 +103,12 @@ def run(args: argparse.Namespace) -> int:
         source.close()
         raise
     if args.headless:
-        from kiosk.headless import build_headless_runtime, run_headless
+        from kiosk.door.headless import build_headless_runtime, run_headless
 
         runtime = build_headless_runtime(cfg, analyzer, source, services, max_frames=args.max_frames)
         return run_headless(runtime, services)
 
-    from kiosk.runtime import KioskRuntime
+    from kiosk.door.runtime import KioskRuntime
     from kiosk.ui.app import run_window
 
     runtime = KioskRuntime(cfg, analyzer, [services], source, max_frames=args.max_frames)

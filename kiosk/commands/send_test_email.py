@@ -11,7 +11,7 @@ import argparse
 
 from kiosk.commands.event_options import add_config_option
 from kiosk.commands.options import load_command_config
-from kiosk.mailer import Mailer, compose_test
+from kiosk.events.mailer import Mailer, compose_test
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -16,10 +16,10 @@ from datetime import datetime
 from tkinter import ttk
 from typing import TYPE_CHECKING, Any, Optional
 
-from kiosk.snapshots import thumbnail_png
+from kiosk.events.snapshots import thumbnail_png
 
 if TYPE_CHECKING:  # pragma: no cover
-    from kiosk.event_services import EventServices
+    from kiosk.events.services import EventServices
 
 log = logging.getLogger(__name__)
 

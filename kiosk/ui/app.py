@@ -41,7 +41,7 @@ from kiosk.ui.status_bar import StatusBar, StatusInfo
 from kiosk.ui.video_view import VideoView
 
 if TYPE_CHECKING:  # pragma: no cover
-    from kiosk.runtime import FrameUpdate, KioskRuntime
+    from kiosk.door.runtime import FrameUpdate, KioskRuntime
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Optional
 import numpy as np
 from PIL import ImageTk
 
-from kiosk.preprocessing import crop_face
+from kiosk.vision.preprocessing import crop_face
 from kiosk.records import DecisionEvent
 from kiosk.ui.images import bgr_to_pil, fit_size, scale_bgr
 

@@ -2,7 +2,7 @@
 
 One ``ImageTk.PhotoImage`` is reused and pasted into while the display size stays the same, so
 30 frames a second create no new Tk images (and leak none). Boxes are drawn by
-``kiosk.annotate`` at display resolution, so captions stay sharp on a large screen.
+``kiosk.vision.annotate`` at display resolution, so captions stay sharp on a large screen.
 An overlay message covers the view when there is nothing live to show ("Camera offline").
 """
 
@@ -16,7 +16,7 @@ from typing import Optional, Sequence
 import numpy as np
 from PIL import ImageTk
 
-from kiosk.annotate import draw_results
+from kiosk.vision.annotate import draw_results
 from kiosk.records import FaceResult
 from kiosk.ui.images import bgr_to_pil, fit_size, scale_bgr
 

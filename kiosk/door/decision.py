@@ -1,0 +1,175 @@
+"""Access decisions built from several frames: WAITING -> CHECKING -> GRANTED / DENIED.
+
+A single frame is noisy (a blink, a turned head, motion blur), so the verdict is a majority of
+the last ``window_frames`` confident votes. A decision is an *episode*: one ``DecisionEvent`` when
+it is reached, a new one only when the person changes (the majority flips, e.g. a mask is put
+on) or leaves and someone else arrives. Standing denied for a minute is still one event.
+
+Pure logic: time is passed in (``now`` in seconds on any monotonic clock), so the engine is
+unit-tested without sleeping and replays a video file by its own timestamps.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter, deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from kiosk.config import DecisionSection
+from kiosk.vision.model_spec import WITH_INCORRECT_MASK, WITH_MASK
+from kiosk.records import DecisionEvent, FaceResult
+
+MASK = "mask"
+NO_MASK = "no_mask"
+SOFT_POLICY_NOTE = "soft policy: allowed without mask"
+
+
+class DecisionState(str, enum.Enum):
+    WAITING = "waiting"  # nobody in front of the kiosk
+    CHECKING = "checking"  # a face is there, not enough evidence yet
+    GRANTED = "granted"
+    DENIED = "denied"
+
+
+@dataclass(frozen=True)
+class DecisionStep:
+    """What one frame changed: the state to show, and the event when a new decision was made."""
+
+    state: DecisionState
+    event: Optional[DecisionEvent] = None
+
+
+@dataclass(frozen=True)
+class _Vote:
+    """One frame's evidence about the deciding (largest) face."""
+
+    category: Optional[str]  # MASK, NO_MASK, or None when the classifier was not confident enough
+    face: FaceResult
+    faces: int
+    frame: Optional[np.ndarray]
+
+
+def deciding_face(results: Sequence[FaceResult]) -> Optional[FaceResult]:
+    """The largest face is the person closest to the kiosk: the one at the door."""
+    if not results:
+        return None
+    return max(results, key=lambda r: int(r.box[2]) * int(r.box[3]))
+
+
+def wall_clock(_now: float) -> datetime:
+    """Event time for a live feed: the real local time (timezone-aware)."""
+    return datetime.now().astimezone()
+
+
+def media_clock(origin: datetime) -> Callable[[float], datetime]:
+    """Event time for a replayed file: ``origin`` plus the media timestamp, so replays are deterministic."""
+    return lambda now: origin + timedelta(seconds=now)
+
+
+class DecisionEngine:
+    """Turns per-frame face results into decision episodes; one engine per kiosk."""
+
+    def __init__(self, cfg: DecisionSection, kiosk_id: str,
+                 event_time: Callable[[float], datetime] = wall_clock) -> None:
+        self.cfg = cfg
+        self.kiosk_id = kiosk_id
+        self._event_time = event_time
+        self._window: deque[_Vote] = deque(maxlen=cfg.window_frames)
+        self._present = False  # a person is in front of the kiosk (current episode)
+        self._last_face_at: Optional[float] = None
+        self._episode_verdict: Optional[str] = None  # MASK / NO_MASK decided in this episode
+        self._shown: Optional[DecisionState] = None  # last decision shown, kept for ``hold_s``
+        self._decided_at: Optional[float] = None
+        self.state = DecisionState.WAITING
+
+    # --- evidence ---------------------------------------------------------------------------
+
+    def category_of(self, label: str) -> str:
+        """MASK or NO_MASK for a classifier label (a badly worn mask counts as configured)."""
+        if label == WITH_MASK:
+            return MASK
+        if label == WITH_INCORRECT_MASK and self.cfg.incorrect_mask_is == "mask":
+            return MASK
+        return NO_MASK
+
+    def _vote(self, results: Sequence[FaceResult], frame: Optional[np.ndarray]) -> _Vote:
+        face = deciding_face(results)
+        assert face is not None
+        category = self.category_of(face.label) if face.score >= self.cfg.min_score else None
+        return _Vote(category, face, len(results), frame)
+
+    def _verdict(self) -> Optional[str]:
+        """The category with at least ``min_votes`` votes and more than any other, if any."""
+        counts = Counter(v.category for v in self._window if v.category is not None)
+        if not counts:
+            return None
+        ranked = counts.most_common()
+        category, votes = ranked[0]
+        if votes < self.cfg.min_votes or (len(ranked) > 1 and ranked[1][1] == votes):
+            return None
+        return category
+
+    # --- state machine ----------------------------------------------------------------------
+
+    def _holding(self, now: float) -> bool:
+        return self._decided_at is not None and now - self._decided_at < self.cfg.hold_s
+
+    def _start_episode(self) -> None:
+        self._present = True
+        self._window.clear()
+        self._episode_verdict = None
+
+    def _end_episode(self) -> None:
+        self._present = False
+        self._window.clear()
+        self._episode_verdict = None
+
+    def _decide(self, verdict: str, now: float) -> DecisionEvent:
+        evidence = next(v for v in reversed(self._window) if v.category == verdict)
+        granted = verdict == MASK or self.cfg.no_mask_policy == "soft"
+        note = SOFT_POLICY_NOTE if verdict == NO_MASK and granted else ""
+        self._episode_verdict = verdict
+        self._shown = DecisionState.GRANTED if granted else DecisionState.DENIED
+        self._decided_at = now
+        return DecisionEvent(
+            time=self._event_time(now),
+            kiosk_id=self.kiosk_id,
+            decision=self._shown.value,
+            label=evidence.face.label,
+            score=float(evidence.face.score),
+            faces=evidence.faces,
+            box=tuple(int(v) for v in evidence.face.box),  # type: ignore[arg-type]
+            frame=evidence.frame,
+            policy_note=note,
+        )
+
+    def update(self, results: Sequence[FaceResult], now: float,
+               frame: Optional[np.ndarray] = None) -> DecisionStep:
+        """Feed one analysed frame (or no frame: ``results=[]`` while the camera is away)."""
+        if results:
+            if not self._present:
+                self._start_episode()
+            self._last_face_at = now
+            self._window.append(self._vote(results, frame))
+        elif self._present and self._last_face_at is not None and now - self._last_face_at >= self.cfg.leave_after_s:
+            self._end_episode()
+
+        event = None
+        if self._present and not self._holding(now):
+            verdict = self._verdict()
+            if verdict is not None and verdict != self._episode_verdict:
+                event = self._decide(verdict, now)
+
+        if self._holding(now) and self._shown is not None:
+            self.state = self._shown
+        elif self._present and self._episode_verdict is not None:
+            self.state = self._shown or DecisionState.CHECKING
+        elif self._present:
+            self.state = DecisionState.CHECKING
+        else:
+            self.state = DecisionState.WAITING
+        return DecisionStep(self.state, event)

@@ -1,0 +1,127 @@
+"""The daily report: decisions per hour (PNG chart), totals, the denials with thumbnails, as a
+self-contained HTML page plus a CSV of every event, and the email that carries it.
+
+The chart uses matplotlib's object API with the Agg canvas (no pyplot, no GUI backend), so the
+running kiosk can build a report on a background thread next to Tk.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from kiosk.events.store import EventStore
+from kiosk.events.table import write_csv
+from kiosk.events.mailer import MAX_INLINE_THUMBNAILS, Email, events_table, inline_image, message_id
+from kiosk.events.snapshots import thumbnail_png
+
+THUMBNAIL_PX = 96
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    day: date
+    html: Path
+    csv: Path
+    chart: Path
+    granted: int
+    denied: int
+    denials: list[dict]
+
+
+def hourly_counts(events: list[dict]) -> dict[str, list[int]]:
+    """Decisions per hour of the (local) day: {"granted": [24 ints], "denied": [24 ints]}."""
+    counts = {"granted": [0] * 24, "denied": [0] * 24}
+    for event in events:
+        hour = datetime.fromisoformat(event["time"]).hour
+        counts.setdefault(event["decision"], [0] * 24)[hour] += 1
+    return counts
+
+
+def draw_chart(counts: dict[str, list[int]], day: date, path: Path) -> None:
+    figure = Figure(figsize=(8, 3), dpi=100)
+    axes = figure.add_subplot()
+    hours = list(range(24))
+    axes.bar(hours, counts["granted"], color="#2e9e44", label="granted")
+    axes.bar(hours, counts["denied"], bottom=counts["granted"], color="#d62728", label="denied")
+    axes.set_xticks(hours)
+    axes.set_xlim(-0.6, 23.6)
+    axes.set_xlabel("hour")
+    axes.set_ylabel("decisions")
+    axes.set_title(f"Decisions per hour, {day.isoformat()}")
+    axes.yaxis.get_major_locator().set_params(integer=True)
+    axes.legend(loc="upper left")
+    figure.tight_layout()
+    FigureCanvasAgg(figure).print_png(str(path))
+
+
+def _thumbnail_img(event: dict) -> str:
+    data = thumbnail_png(event.get("crop_path") or event.get("snapshot_path"), THUMBNAIL_PX)
+    if data is None:
+        return "<i>no image</i>"
+    return f"<img alt='event {event['id']}' src='data:image/png;base64,{base64.b64encode(data).decode()}'/>"
+
+
+def _denials_html(denials: list[dict], privacy: bool) -> str:
+    if not denials:
+        return "<p>No denials.</p>"
+    rows = []
+    for event in denials:
+        when = datetime.fromisoformat(event["time"]).strftime("%H:%M:%S")
+        image = "" if privacy else _thumbnail_img(event)
+        rows.append(f"<tr><td>{image}</td><td>#{event['id']}</td><td>{when}</td>"
+                    f"<td>{html.escape(event['label'])}</td><td>{event['score'] * 100:.0f}%</td>"
+                    f"<td>{html.escape(event.get('alert_state') or '')}</td></tr>")
+    head = "<tr><th>face</th><th>event</th><th>time</th><th>label</th><th>score</th><th>alert</th></tr>"
+    return f"<table border='1' cellpadding='4' cellspacing='0'>{head}{''.join(rows)}</table>"
+
+
+def build_report(store: EventStore, day: date, out_dir: Path, kiosk_id: str, privacy: bool) -> ReportFiles:
+    """Write ``report-DAY.html``, ``report-DAY.csv`` and ``report-DAY-hours.png`` into ``out_dir``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    events = store.events(day=day)
+    counts = hourly_counts(events)
+    stem = f"report-{day.isoformat()}"
+    chart, csv_path, html_path = out_dir / f"{stem}-hours.png", out_dir / f"{stem}.csv", out_dir / f"{stem}.html"
+    draw_chart(counts, day, chart)
+    with open(csv_path, "w", encoding="utf-8", newline="") as out:
+        write_csv(events, out)
+    granted, denied = sum(counts["granted"]), sum(counts["denied"])
+    denials = [e for e in events if e["decision"] == "denied"]
+    page = (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Kiosk {html.escape(kiosk_id)} {day}</title></head><body>"
+        f"<h1>Daily report: kiosk {html.escape(kiosk_id)}, {day.isoformat()}</h1>"
+        f"<p><b>{granted}</b> granted, <b>{denied}</b> denied, {len(events)} decisions in total.</p>"
+        f"<img alt='decisions per hour' src='{chart.name}'/>"
+        f"<h2>Denials</h2>{_denials_html(denials, privacy)}"
+        f"<p>Every event: <a href='{csv_path.name}'>{csv_path.name}</a></p></body></html>"
+    )
+    html_path.write_text(page, encoding="utf-8")
+    return ReportFiles(day, html_path, csv_path, chart, granted, denied, denials)
+
+
+def compose_report_email(files: ReportFiles, kiosk_id: str, privacy: bool) -> Email:
+    """The report as an email: totals, the chart inline, the denials table, HTML + CSV attached."""
+    import yagmail
+
+    contents = [
+        f"<h2>Daily report: kiosk {html.escape(kiosk_id)}, {files.day.isoformat()}</h2>"
+        f"<p><b>{files.granted}</b> granted, <b>{files.denied}</b> denied.</p>",
+        yagmail.inline(str(files.chart)),
+        f"<h3>Denials</h3>{events_table(files.denials) if files.denials else '<p>No denials.</p>'}",
+    ]
+    thumbnails = (inline_image(event.get("crop_path"), privacy) for event in files.denials[:MAX_INLINE_THUMBNAILS])
+    contents += [image for image in thumbnails if image is not None]
+    return Email(
+        subject=f"[{kiosk_id}] Daily report {files.day.isoformat()}: {files.granted} granted, {files.denied} denied",
+        contents=contents, kind="report", attachments=[str(files.csv), str(files.html)],
+        message_id=message_id("report", kiosk_id, [files.day.toordinal()]),
+        headers={"X-Kiosk-Id": kiosk_id, "X-Kiosk-Report-Day": files.day.isoformat()},
+    )

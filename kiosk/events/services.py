@@ -1,0 +1,206 @@
+"""The one object the kiosk talks to about what happened: event log, snapshots, alerts, reports.
+
+``on_decision`` runs on the analysis worker thread and persists everything (snapshots, event
+row, outbox row) before any email is tried; disk problems are logged in one line and never
+raised, because the person at the door must still see the decision. ``status`` only reads
+in-memory counters, so the Tk thread may call it every frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from datetime import date, datetime, timedelta
+from typing import Any, Optional
+
+from kiosk.events.alert_sender import AlertSender
+from kiosk.config import Config
+from kiosk.events.store import EventStore
+from kiosk.events.mailer import Email, Mailer
+from kiosk.records import DecisionEvent
+from kiosk.events.snapshots import SnapshotStore
+
+log = logging.getLogger(__name__)
+
+HOUSEKEEPING_EVERY_S = 30.0
+RETENTION_EVERY_S = 6 * 3600.0
+
+
+def _today() -> date:
+    return datetime.now().astimezone().date()
+
+
+class EventServices:
+    """Implements ``kiosk.records.DecisionSink`` for the kiosk (GUI and headless)."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.store = EventStore(cfg.resolve_path(cfg.storage.database))
+        self.snapshots = SnapshotStore(cfg.resolve_path(cfg.storage.snapshots), cfg.storage.retention_days)
+        self.mailer = Mailer(cfg.email)
+        self.sender: Optional[AlertSender] = None
+        if cfg.email.enabled:
+            self.sender = AlertSender(self.store, self.mailer, cfg.email, cfg.kiosk.id, cfg.storage.privacy,
+                                      compose_report=self._compose_report, on_progress=self._on_outbox_progress)
+        self._lock = threading.Lock()
+        self._day = _today()
+        counts = self.store.decision_counts(self._day)
+        self._granted = counts.get("granted", 0)
+        self._denied = counts.get("denied", 0)
+        self._pending = self._waiting(self.store.outbox_counts())
+        self._last_storage_error: Optional[str] = None
+        self._storage_errors = 0
+        self._stop = threading.Event()
+        self._housekeeper: Optional[threading.Thread] = None
+        self._sending = False
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the alert sender (if email is on) and the retention/report housekeeping thread."""
+        if self.sender is not None:
+            self._sending = self.sender.start()
+        self._housekeeper = threading.Thread(target=self._housekeeping, name="event-housekeeping", daemon=True)
+        self._housekeeper.start()
+
+    def stop(self, grace_s: float = 5.0) -> None:
+        """Let the sender deliver for up to ``grace_s``; whatever is left stays queued in the DB."""
+        self._stop.set()
+        finished = self.sender.stop(grace_s) if self.sender is not None else True
+        if self._housekeeper is not None:
+            self._housekeeper.join(2.0)
+        if finished:
+            self.store.close()
+        if self._pending:
+            log.info("%d alerts/reports stay queued for the next start", self._pending)
+
+    # --- the sink --------------------------------------------------------------------------
+
+    def _alert_wanted(self, event: DecisionEvent) -> bool:
+        return self.cfg.email.enabled and event.decision in self.cfg.email.notify_on
+
+    def on_decision(self, event: DecisionEvent) -> None:
+        """Persist one decision episode (images, event row, alert row) and wake the sender."""
+        snapshot = crop = None
+        if not self.cfg.storage.privacy:
+            try:
+                snapshot, crop = self.snapshots.save(event)
+            except Exception as exc:  # disk full, permissions, an odd frame: the event row still goes in
+                self._storage_failed(f"snapshot not saved: {type(exc).__name__}: {exc}")
+        alert = self._alert_wanted(event)
+        try:
+            _, outbox_id, repeat = self.store.record_event(event, snapshot, crop, alert, self.cfg.email.cooldown_s)
+        except Exception as exc:  # the decision must still be shown at the door; never raise here
+            self._storage_failed(f"event not recorded in {self.store.path}: {type(exc).__name__}: {exc}")
+            return
+        with self._lock:
+            self._roll_day()
+            if event.time.astimezone().date() == self._day:
+                if event.decision == "granted":
+                    self._granted += 1
+                elif event.decision == "denied":
+                    self._denied += 1
+            if outbox_id is not None and not repeat:
+                self._pending += 1
+        if outbox_id is not None and not repeat and self.sender is not None:
+            self.sender.wake()
+
+    def _storage_failed(self, message: str) -> None:
+        with self._lock:
+            self._storage_errors += 1
+            self._last_storage_error = message
+        log.error("%s", message)
+
+    # --- status ----------------------------------------------------------------------------
+
+    def _roll_day(self) -> None:
+        today = _today()
+        if today != self._day:
+            self._day, self._granted, self._denied = today, 0, 0
+
+    @staticmethod
+    def _waiting(counts: dict) -> int:
+        """Emails still to go (cooldown repeats are not: they ride along with the next alert)."""
+        return counts.get("pending", 0) + counts.get("sending", 0)
+
+    def _on_outbox_progress(self, counts: dict) -> None:
+        with self._lock:
+            self._pending = self._waiting(counts)
+
+    def status(self) -> dict[str, Any]:
+        """Cheap in-memory figures for the status bar (no disk, no network)."""
+        with self._lock:
+            self._roll_day()
+            return {
+                "granted_today": self._granted,
+                "denied_today": self._denied,
+                "outbox_pending": self._pending,
+                "email_enabled": self.cfg.email.enabled,
+                "sender_running": bool(self.sender and self.sender.running),
+                "last_email_error": self.sender.last_error if self.sender else None,
+                "last_email_sent_at": self.sender.last_sent_at if self.sender else None,
+                "storage_errors": self._storage_errors,
+                "last_storage_error": self._last_storage_error,
+            }
+
+    # --- for the admin panel and commands (worker threads only: these touch SQLite) -------
+
+    def overview(self, day: Optional[date] = None) -> dict[str, Any]:
+        """Events of ``day`` (default today) and the outbox state; slow-ish, never on the Tk thread."""
+        day = day or _today()
+        return {
+            "day": day,
+            "events": self.store.events(day=day),
+            "outbox": self.store.outbox_counts(),
+            "queued": self.store.outbox_rows(("pending", "sending")),
+            "status": self.status(),
+        }
+
+    # --- housekeeping ----------------------------------------------------------------------
+
+    def _housekeeping(self) -> None:
+        last_retention = -RETENTION_EVERY_S
+        while not self._stop.is_set():
+            if time.monotonic() - last_retention >= RETENTION_EVERY_S:
+                last_retention = time.monotonic()
+                self.cleanup_retention()
+            try:
+                self._schedule_report()
+                if not (self.sender and self.sender.running):  # nobody else refreshes the outbox figure
+                    self._on_outbox_progress(self.store.outbox_counts())
+            except (sqlite3.Error, OSError) as exc:
+                log.error("housekeeping: %s", exc)
+            self._stop.wait(HOUSEKEEPING_EVERY_S)
+
+    def cleanup_retention(self, today: Optional[date] = None) -> int:
+        """Delete snapshots past ``retention_days`` and forget their paths; returns files removed."""
+        try:
+            removed = self.snapshots.cleanup(today)
+            self.store.forget_snapshots_before(self.snapshots.cutoff_day(today))
+            return removed
+        except (sqlite3.Error, OSError) as exc:
+            log.error("retention cleanup failed: %s", exc)
+            return 0
+
+    def _schedule_report(self) -> None:
+        """At ``[email] report_time`` queue the report of the previous day (once per day)."""
+        report_time = self.cfg.email.report_time
+        if not (self.sender is not None and self._sending and report_time):
+            return
+        now = datetime.now().astimezone()
+        if now.strftime("%H:%M") < report_time:
+            return
+        day = now.date() - timedelta(days=1)
+        if not self.store.report_queued(day):
+            self.store.enqueue_report(day)
+            log.info("daily report for %s queued for email", day)
+            self.sender.wake()
+
+    def _compose_report(self, day: date) -> Email:
+        from kiosk.events.report import build_report, compose_report_email  # matplotlib only when needed
+
+        files = build_report(self.store, day, self.cfg.resolve_path(self.cfg.storage.reports),
+                             self.cfg.kiosk.id, self.cfg.storage.privacy)
+        return compose_report_email(files, self.cfg.kiosk.id, self.cfg.storage.privacy)

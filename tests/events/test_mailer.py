@@ -1,0 +1,135 @@
+"""Real yagmail mail to a real aiosmtpd server on 127.0.0.1: content, login, one-line failures."""
+
+from __future__ import annotations
+
+import logging
+import re
+import ssl
+import subprocess
+
+import pytest
+
+from tests.helpers.events import make_config
+from tools.alert_drill import denial
+from kiosk.credentials import ENV_VAR, CredentialsError
+from kiosk.events.services import EventServices
+from tools.loopback_smtp import LoopbackSmtp, free_port
+from kiosk.events.mailer import Mailer, MailError, compose_test
+
+# aiosmtpd warns that the loopback test server allows login without TLS: that is intended here
+pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+
+PASSWORD = "Zq9-s3cret-Pw!"
+
+
+@pytest.fixture
+def server():
+    with LoopbackSmtp() as smtp:
+        yield smtp
+
+
+@pytest.fixture
+def login_server():
+    with LoopbackSmtp(username="door-kiosk", password=PASSWORD) as smtp:
+        yield smtp
+
+
+def test_denial_email_has_subject_recipients_html_and_inline_snapshot(tmp_path, server):
+    cfg = make_config(tmp_path, server.port)
+    services = EventServices(cfg)
+    services.start()
+    event = denial(cfg)
+    services.on_decision(event)
+    received = server.wait_for(1, timeout_s=15)
+    services.stop()
+
+    assert len(received) == 1
+    mail = received[0]
+    assert sorted(mail.rcpt_tos) == ["admin@example.org", "security@example.org"]
+    assert mail.mail_from == "kiosk@example.org"
+    subject = mail.message["Subject"]
+    assert "test-door" in subject and event.time.strftime("%Y-%m-%d %H:%M:%S") in subject
+    html_part = next(p for p in mail.message.walk() if p.get_content_type() == "text/html")
+    body = html_part.get_content()
+    assert "denied" in body and "without_mask" in body and "93%" in body
+    images = [p for p in mail.message.walk() if p.get_content_maintype() == "image"]
+    assert len(images) == 2  # annotated frame and face crop
+    for image in images:
+        cid = image["Content-ID"].strip("<>")
+        assert f"cid:{cid}" in body  # shown inline, not as a loose attachment
+        assert image.get_content()[:2] == b"\xff\xd8"  # a JPEG
+    assert mail.event_ids == [1]
+
+
+def test_login_over_plain_smtp_uses_configured_user_and_env_password(tmp_path, login_server, monkeypatch):
+    monkeypatch.setenv(ENV_VAR, PASSWORD)
+    cfg = make_config(tmp_path, login_server.port, email={"username": "door-kiosk"})
+    Mailer(cfg.email).send(compose_test(cfg.kiosk.id, cfg.email))
+    assert login_server.authenticator.attempts == ["door-kiosk"]
+    assert len(login_server.wait_for(1, timeout_s=10)) == 1
+
+
+def test_wrong_password_is_one_clear_line(tmp_path, login_server, monkeypatch):
+    monkeypatch.setenv(ENV_VAR, "not-the-password")
+    cfg = make_config(tmp_path, login_server.port, email={"username": "door-kiosk"})
+    with pytest.raises(MailError) as failure:
+        Mailer(cfg.email).send(compose_test(cfg.kiosk.id, cfg.email))
+    message = str(failure.value)
+    assert re.fullmatch(r"login failed for user door-kiosk: 535 .+", message), message
+    assert "not-the-password" not in message and login_server.received == []
+
+
+def test_unreachable_server_is_one_clear_line(tmp_path):
+    port = free_port()  # nothing listens here
+    cfg = make_config(tmp_path, port)
+    with pytest.raises(MailError) as failure:
+        Mailer(cfg.email).send(compose_test(cfg.kiosk.id, cfg.email))
+    assert str(failure.value) == f"cannot connect to 127.0.0.1:{port}: Connection refused"
+
+
+def test_starttls_against_a_server_without_it_says_so(tmp_path, server):
+    cfg = make_config(tmp_path, server.port, email={"security": "starttls"})
+    with pytest.raises(MailError, match=r'does not offer STARTTLS; set \[email\] security = "none" or "ssl"'):
+        Mailer(cfg.email).send(compose_test(cfg.kiosk.id, cfg.email))
+
+
+def test_missing_password_names_both_sources(tmp_path, login_server, monkeypatch):
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    cfg = make_config(tmp_path, login_server.port, email={"username": "door-kiosk"})
+    with pytest.raises(CredentialsError, match=r"^no password: set KIOSK_SMTP_PASSWORD or store one with keyring"):
+        Mailer(cfg.email).send(compose_test(cfg.kiosk.id, cfg.email))
+
+
+def test_password_never_reaches_the_logs(tmp_path, login_server, monkeypatch, caplog):
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv(ENV_VAR, PASSWORD)
+    cfg = make_config(tmp_path, login_server.port, email={"username": "door-kiosk", "cooldown_s": 0.0})
+    services = EventServices(cfg)
+    services.start()
+    services.on_decision(denial(cfg))
+    assert len(login_server.wait_for(1, timeout_s=15)) == 1
+    monkeypatch.setenv(ENV_VAR, PASSWORD + "-wrong")  # a failing login is logged too
+    services.on_decision(denial(cfg))
+    services.stop(grace_s=1.0)
+    assert "login failed for user door-kiosk" in caplog.text
+    assert PASSWORD not in caplog.text
+    assert "email sent to" in caplog.text  # the logs were really captured
+
+
+def test_ssl_to_a_plain_port_names_the_security_setting(tmp_path, server):
+    cfg = make_config(tmp_path, server.port, email={"security": "ssl"})
+    with pytest.raises(MailError, match=r'^TLS with 127\.0\.0\.1:\d+ failed: .*is \[email\] security = "ssl" right'):
+        Mailer(cfg.email).send(compose_test(cfg.kiosk.id, cfg.email))
+
+
+def test_tls_refuses_an_untrusted_server_certificate(tmp_path):
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    with LoopbackSmtp(ssl_context=context) as tls_server:
+        cfg = make_config(tmp_path, tls_server.port, email={"security": "ssl"})
+        with pytest.raises(MailError, match=r"failed: certificate not trusted \(self.signed certificate\)"):
+            Mailer(cfg.email).send(compose_test(cfg.kiosk.id, cfg.email))
+        assert tls_server.received == []
