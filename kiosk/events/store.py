@@ -271,9 +271,6 @@ class EventStore:
                               (token, *ids)).rowcount
         return token if ids and self._transaction(work) else None
 
-    def claimed_ids(self, token: str) -> list[int]:
-        return [r["id"] for r in self._query("SELECT id FROM outbox WHERE claim = ? ORDER BY id", (token,))]
-
     def mark_sent(self, token: str, kind: str, message_id: str, sent_at: float) -> int:
         """Record a delivered email and every row it carried, in one transaction."""
         def work(db: sqlite3.Connection) -> int:
