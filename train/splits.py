@@ -54,10 +54,6 @@ def split_samples(samples: Sequence[Sample], seed: int, fractions: Sequence[floa
     return assignment
 
 
-def indices_of(assignment: Sequence[str], split: str) -> list[int]:
-    return [i for i, name in enumerate(assignment) if name == split]
-
-
 def held_out_photo_ids(samples: Sequence[Sample], assignment: Sequence[str]) -> list[str]:
     """Sorted scenes photo ids whose crops are in the test split (for end-to-end evaluation)."""
     return sorted({s.photo_id for s, a in zip(samples, assignment) if a == "test" and s.photo_id})

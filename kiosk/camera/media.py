@@ -23,10 +23,6 @@ class MediaError(KioskError):
     """An input file that cannot be read as an image or video."""
 
 
-def is_image(path: Path) -> bool:
-    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
-
-
 def is_video(path: Path) -> bool:
     return Path(path).suffix.lower() in VIDEO_EXTENSIONS
 
