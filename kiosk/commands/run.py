@@ -18,13 +18,16 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from kiosk.commands.options import add_pipeline_options, load_command_config
 from kiosk.config import Config, with_overrides
 from kiosk.errors import KioskError
 from kiosk.logging_setup import setup_logging
 from kiosk.camera.sources import DEMO, parse_source
+
+if TYPE_CHECKING:  # pragma: no cover
+    from kiosk.events.services import EventServices
 
 log = logging.getLogger("kiosk.run")
 
@@ -75,7 +78,7 @@ def build_run_config(args: argparse.Namespace) -> Config:
     })
 
 
-def _event_services(cfg: Config) -> Any:
+def _event_services(cfg: Config) -> "EventServices":
     """Event log, snapshots and email alerts; started before the first frame can be decided."""
     from kiosk.events.services import EventServices
 

@@ -15,7 +15,7 @@ import logging
 import signal
 import sys
 import threading
-from typing import Any, Optional, TextIO
+from typing import TYPE_CHECKING, Any, Optional, TextIO
 
 from kiosk.config import Config
 from kiosk.module_cli import discard_stdout
@@ -23,6 +23,9 @@ from kiosk.vision.pipeline import FrameAnalyzer
 from kiosk.records import DecisionEvent
 from kiosk.door.runtime import KioskRuntime
 from kiosk.camera.sources import FrameSource
+
+if TYPE_CHECKING:  # pragma: no cover
+    from kiosk.events.services import EventServices
 
 log = logging.getLogger(__name__)
 
@@ -84,14 +87,14 @@ class StopRequest:
             signal.signal(sig, handler)
 
 
-def build_headless_runtime(cfg: Config, analyzer: FrameAnalyzer, source: FrameSource, services: Any = None,
+def build_headless_runtime(cfg: Config, analyzer: FrameAnalyzer, source: FrameSource, services: Optional["EventServices"] = None,
                            max_frames: Optional[int] = None, stream: Optional[TextIO] = None) -> KioskRuntime:
     """The runtime for headless use: lossless for files and the demo, JSON lines added as a sink."""
     sinks = ([services] if services is not None else []) + [JsonLinesSink(stream)]
     return KioskRuntime(cfg, analyzer, sinks, source, lossless=source.is_media, max_frames=max_frames)
 
 
-def run_headless(runtime: KioskRuntime, services: Any = None) -> int:
+def run_headless(runtime: KioskRuntime, services: Optional["EventServices"] = None) -> int:
     """Run until the source ends, ``max_frames`` is reached or a stop signal arrives; exit code 0."""
     with StopRequest() as stop:
         runtime.start()

@@ -19,7 +19,6 @@ import logging
 import queue
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional, Sequence
@@ -29,6 +28,7 @@ import numpy as np
 from kiosk.camera.capture import CapturedFrame, CaptureThread, LatestSlot, SourceStatus
 from kiosk.config import Config
 from kiosk.door.decision import DecisionEngine, DecisionState, media_clock, wall_clock
+from kiosk.door.rate_meter import RateMeter
 from kiosk.vision.pipeline import FrameAnalyzer
 from kiosk.records import DecisionEvent, DecisionSink, FaceResult
 from kiosk.camera.sources import FrameSource
@@ -53,19 +53,6 @@ class FrameUpdate:
     analysis_fps: float
     frame_index: int
     captured_at: float = 0.0  # time.monotonic() when the frame was read (0 for status-only updates)
-
-
-class _RateMeter:
-    """Frames per second over the last couple of seconds."""
-
-    def __init__(self, span: int = 30) -> None:
-        self._times: deque[float] = deque(maxlen=span)
-
-    def tick(self, now: float) -> float:
-        self._times.append(now)
-        if len(self._times) < 2 or self._times[-1] <= self._times[0]:
-            return 0.0
-        return (len(self._times) - 1) / (self._times[-1] - self._times[0])
 
 
 class _PreviewSlot(LatestSlot[CapturedFrame]):
@@ -103,9 +90,7 @@ class KioskRuntime:
                                      reconnect_max_s=cfg.camera.reconnect_max_s, lossless=lossless)
         event_time = media_clock(datetime.now().astimezone()) if self.media_clock else wall_clock
         self.engine = DecisionEngine(cfg.decision, cfg.kiosk.id, event_time=event_time)
-        classifier_name = getattr(getattr(analyzer, "classifier", None), "name", "model")
-        detector_name = getattr(getattr(analyzer, "detector", None), "name", "")
-        self.model_name = f"{classifier_name} · {detector_name}" if detector_name else classifier_name
+        self.model_name = f"{analyzer.classifier.name} · {analyzer.detector.name}"
         self.frames_analyzed = 0
         self.decisions = 0
         self.updates_dropped = 0
@@ -113,8 +98,7 @@ class KioskRuntime:
         self.finished = threading.Event()  # the source ended and every frame was analysed, or max_frames
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
-        self._rate = _RateMeter()
-        self._fps = 0.0
+        self._rate = RateMeter()
         self._last_frame: Optional[np.ndarray] = None
         self._last_index = -1
         self._last_published: Optional[tuple[str, str]] = None
@@ -184,7 +168,7 @@ class KioskRuntime:
             self.decisions += 1
             self._deliver(step.event)
         self.frames_analyzed += 1
-        self._fps = self._rate.tick(time.monotonic())
+        self._rate.tick()
         self._last_frame, self._last_index = item.image, item.index
         self._last_results, self._last_results_at = results, time.monotonic()
         if not self.preview or step.event is not None or step.state != self._shown_state:
@@ -244,7 +228,7 @@ class KioskRuntime:
             shown = self._shown_state if state is None else state
             update = FrameUpdate(frame=frame, results=list(results), state=shown, decision=decision,
                                  source_label=self.source.label, source_state=source_state, status_text=status.text,
-                                 analysis_fps=round(self._fps, 1), frame_index=index, captured_at=captured_at)
+                                 analysis_fps=round(self._rate.rate, 1), frame_index=index, captured_at=captured_at)
             self._put_latest(update)
             self._shown_state = shown
             self._last_published = (status.state, status.text)

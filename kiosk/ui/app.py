@@ -26,13 +26,13 @@ import queue
 import signal
 import time
 import tkinter as tk
-from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from kiosk import PRODUCT_NAME
 from kiosk.config import Config
 from kiosk.errors import KioskError
+from kiosk.door.rate_meter import RateMeter
 from kiosk.records import DecisionEvent
 from kiosk.ui.banner import Banner, state_name
 from kiosk.ui.popup import DenialPopup
@@ -42,6 +42,7 @@ from kiosk.ui.video_view import VideoView
 
 if TYPE_CHECKING:  # pragma: no cover
     from kiosk.door.runtime import FrameUpdate, KioskRuntime
+    from kiosk.events.services import EventServices
 
 log = logging.getLogger(__name__)
 
@@ -56,29 +57,6 @@ ICON_PATH = Path(__file__).resolve().parents[2] / "assets" / "icon.png"
 OVERLAY_STATES = ("offline", "ended")  # source states the live view is covered with a message
 
 
-class RateMeter:
-    """Frames per second over the last ``window_s`` seconds (what the eye sees, not an average since start)."""
-
-    def __init__(self, window_s: float = FPS_WINDOW_S, clock: Callable[[], float] = time.perf_counter) -> None:
-        self.window_s = window_s
-        self.clock = clock
-        self._times: deque[float] = deque()
-
-    def tick(self) -> None:
-        now = self.clock()
-        self._times.append(now)
-        while self._times and now - self._times[0] > self.window_s:
-            self._times.popleft()
-
-    @property
-    def rate(self) -> float:
-        if len(self._times) < 2:
-            return 0.0
-        if self.clock() - self._times[-1] > 1.0:  # nothing shown for a second: the feed stalled
-            return 0.0
-        return (len(self._times) - 1) / (self._times[-1] - self._times[0])
-
-
 class KioskWindow:
     """Everything on screen, driven by ``FrameUpdate``s from a ``KioskRuntime``.
 
@@ -86,7 +64,7 @@ class KioskWindow:
     the production entry point around it.
     """
 
-    def __init__(self, root: tk.Tk, cfg: Config, runtime: "KioskRuntime", services: Any = None) -> None:
+    def __init__(self, root: tk.Tk, cfg: Config, runtime: "KioskRuntime", services: Optional["EventServices"] = None) -> None:
         self.root = root
         self.cfg = cfg
         self.runtime = runtime
@@ -97,7 +75,7 @@ class KioskWindow:
         self.decisions_seen = 0
         self.display_errors = 0
         self.local_counts = {"granted": 0, "denied": 0}
-        self.display_rate = RateMeter()
+        self.display_rate = RateMeter(FPS_WINDOW_S)
         self._latest: Optional["FrameUpdate"] = None
         self._soft_grant = False
         self._poll_job: Optional[str] = None
@@ -258,7 +236,7 @@ class KioskWindow:
             status_text=status_text,
             display_fps=self.display_rate.rate,
             analysis_fps=latest.analysis_fps if latest is not None else 0.0,
-            model_name=getattr(self.runtime, "model_name", ""),
+            model_name=self.runtime.model_name,
             granted_today=counts["granted"],
             denied_today=counts["denied"],
             outbox_pending=counts.get("outbox_pending"),
@@ -368,7 +346,7 @@ def open_display() -> tk.Tk:
         raise KioskError(f"cannot open the kiosk window ({exc}); set DISPLAY or run with --headless") from None
 
 
-def run_window(cfg: Config, runtime: "KioskRuntime", services: Any = None) -> int:
+def run_window(cfg: Config, runtime: "KioskRuntime", services: Optional["EventServices"] = None) -> int:
     """Show the kiosk window until it is closed; returns the process exit code.
 
     The runtime starts as soon as there is a display, so the camera opens and the first frame
