@@ -22,6 +22,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 Check = Callable[[Any], Optional[str]]  # returns an error text, or None when the value is fine
 
+# The face detectors ``[detection] detector`` may name; built by kiosk.vision.detection.build_detector.
+# Defined here, not there, so that reading a config does not import OpenCV.
+DETECTOR_NAMES = ("haar", "haar-stock", "blazeface", "blazeface-full")
+
 
 class ConfigError(KioskError, ValueError):
     """A config file or value that the kiosk cannot run with; the message is one line."""
@@ -142,7 +146,7 @@ class ModelSection:
 
 @dataclass(frozen=True)
 class DetectionSection:
-    detector: str = setting("haar", one_of("haar", "haar-stock", "blazeface", "blazeface-full"),
+    detector: str = setting("haar", one_of(*DETECTOR_NAMES),
                             "Face detector: haar (tuned cascades), haar-stock (baseline), blazeface[-full] (neural, optional)")
     min_face_px: int = setting(40, int_range(16, 1000), "Smallest face width to look for, in pixels")
     max_width: int = setting(320, int_range(160, 3840),

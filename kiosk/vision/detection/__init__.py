@@ -15,13 +15,12 @@ from typing import Protocol
 
 import numpy as np
 
+from kiosk.config import DETECTOR_NAMES
 from kiosk.vision.detection.haar import HaarDetector, HaarSettings, StockHaarDetector, cascade_path, load_cascade
 from kiosk.vision.preprocessing import Box
 
 __all__ = ["FaceDetector", "HaarDetector", "HaarSettings", "StockHaarDetector", "build_detector",
            "cascade_path", "load_cascade", "DETECTOR_NAMES"]
-
-DETECTOR_NAMES = ("haar", "haar-stock", "blazeface", "blazeface-full")
 
 
 class FaceDetector(Protocol):
