@@ -23,8 +23,8 @@ from typing import Iterable, Iterator, TextIO
 
 import numpy as np
 
+from kiosk.commands.options import add_model_options, load_command_config, model_dir_of
 from kiosk.vision.classifier import MaskClassifier
-from kiosk.config import load_config
 from kiosk.errors import KioskError
 from kiosk.camera.media import IMAGE_EXTENSIONS, MediaError, iter_media_files, read_image
 
@@ -36,8 +36,7 @@ BATCH_SIZE = 64  # crops per interpreter call: amortises the call overhead, boun
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="face-crop image or folder (searched recursively)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per file")
-    parser.add_argument("--model", metavar="DIR", help="model folder (overrides [model] dir)")
-    parser.add_argument("--config", metavar="FILE", help="config file (default: kiosk.toml when present)")
+    add_model_options(parser)
 
 
 def _batches(paths: Iterable[Path], size: int) -> Iterator[list[Path]]:
@@ -88,12 +87,8 @@ def classify_paths(classifier: MaskClassifier, paths: Iterable[Path], out: TextI
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.model:
-        model_dir = Path(args.model).resolve()  # command-line paths are relative to the working directory
-    else:
-        cfg = load_config(Path(args.config) if args.config else None)
-        model_dir = cfg.resolve_path(cfg.model.dir)
-    classifier = MaskClassifier(model_dir)  # ModelLoadError (a KioskError) -> one line, exit 2
+    cfg = load_command_config(args)
+    classifier = MaskClassifier(model_dir_of(cfg))  # ModelLoadError (a KioskError) -> one line, exit 2
     paths = iter_media_files([Path(p) for p in args.paths], IMAGE_EXTENSIONS)
     done, errors = classify_paths(classifier, paths, sys.stdout, args.json)
     log.info("classified %d file(s), %d error(s)", done, errors)

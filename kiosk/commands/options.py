@@ -1,5 +1,6 @@
-"""Options shared by the commands that run the pipeline (analyze, bench, ...): which config,
-model and detector, with command-line paths taken relative to the working directory."""
+"""Options shared by the commands that run the pipeline (analyze, bench, ...) or only the
+classifier (classify): which config, model and detector, with command-line paths taken
+relative to the working directory."""
 
 from __future__ import annotations
 
@@ -9,9 +10,15 @@ from pathlib import Path
 from kiosk.config import Config, load_config, with_overrides
 
 
-def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """--config and --model, for commands that classify without detecting faces."""
     parser.add_argument("--config", metavar="FILE", help="config file (default: kiosk.toml when present)")
     parser.add_argument("--model", metavar="DIR", help="model folder (overrides [model] dir)")
+
+
+def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
+    """--config, --model and --detector, for commands that find faces and classify them."""
+    add_model_options(parser)
     parser.add_argument("--detector", metavar="NAME", help="face detector (overrides [detection] detector)")
 
 

@@ -129,3 +129,11 @@ def test_a_reader_that_closes_the_pipe_ends_the_run_quietly(crops, command):
     code, stderr = closed_pipe_run([str(PROJECT_ROOT / "main.py"), command, str(crops), "--json"])
     assert code == 0, stderr
     assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
+
+
+def test_config_names_the_model_folder_and_model_overrides_it(crops, model_dir, tmp_path):
+    config = tmp_path / "kiosk.toml"
+    config.write_text(f'[model]\ndir = "{(tmp_path / "no-model").as_posix()}"\n')
+    assert "no-model" in _one_line_error(classify(str(crops), "--config", str(config)))
+    result = classify(str(crops / "bare.png"), "--config", str(config), "--model", str(model_dir))
+    assert result.returncode == 0, result.stderr
