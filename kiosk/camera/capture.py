@@ -20,7 +20,7 @@ from typing import Callable, Generic, Optional, TypeVar
 
 import numpy as np
 
-from kiosk.camera.sources import FrameSource, SourceEnded, SourceUnavailable
+from kiosk.camera.frame_source import FrameSource, SourceEnded, SourceUnavailable
 
 log = logging.getLogger(__name__)
 

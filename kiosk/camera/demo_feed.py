@@ -15,8 +15,8 @@ from typing import Optional
 import cv2
 import numpy as np
 
+from kiosk.camera.frame_source import FrameSource
 from kiosk.vision.preprocessing import Box
-from kiosk.camera.sources import FrameSource
 from kiosk.camera.synthetic import PORTRAIT_FACE_BOX, draw_surgical_mask, load_portrait, place_on_canvas
 
 DEMO_FPS = 25.0

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
@@ -17,7 +17,8 @@ import cv2
 import numpy as np
 
 from kiosk.config import Config
-from kiosk.errors import KioskError
+from kiosk.camera.demo_feed import DemoFeed
+from kiosk.camera.frame_source import FrameSource, SourceEnded, SourceError, SourceUnavailable
 from kiosk.camera.media import IMAGE_EXTENSIONS, MediaError, iter_media_files, read_image
 from kiosk.camera.video_io import DEFAULT_FPS, VideoReader
 
@@ -34,51 +35,6 @@ IMAGE_SLIDE_S = 4.0
 IMAGE_GAP_S = 1.5
 IMAGE_FOLDER_FPS = 10.0
 EMPTY_GRAY = 90  # the empty frame between pictures
-
-
-class SourceUnavailable(Exception):
-    """The source cannot be opened right now (camera unplugged, stream unreachable); retry later."""
-
-
-class SourceEnded(Exception):
-    """A finite source (video file or image folder without looping) has no more frames."""
-
-
-class SourceError(KioskError):
-    """A source that can never work (missing file, empty folder): stop with a one-line message."""
-
-
-class FrameSource(ABC):
-    """One input of frames. ``read`` returns a BGR frame, or None when no frame is ready (yet)."""
-
-    label: str = ""  # shown in the status bar, e.g. "camera 0", "demo", "hall.mp4"
-    live_state: str = "live"  # source_state while frames flow: "live" or "demo"
-    status_text: str = ""  # standing note for the operator, e.g. why the demo is shown
-    fps: Optional[float] = None  # media rate of files and the demo; None for live devices
-    retry: bool = True  # reconnect when it fails (devices and streams), rather than give up
-
-    @property
-    def is_open(self) -> bool:
-        return True
-
-    @property
-    def is_media(self) -> bool:
-        """Frames have their own timeline (index / fps) instead of arriving in real time."""
-        return self.fps is not None
-
-    @abstractmethod
-    def open(self) -> None:
-        """Connect; raise ``SourceUnavailable`` (retry later) or ``SourceError`` (never works)."""
-
-    @abstractmethod
-    def read(self) -> Optional[np.ndarray]:
-        """The next frame, None when there is none right now, ``SourceEnded`` at the end."""
-
-    def close(self) -> None:
-        """Release the device or file; safe to call twice."""
-
-    def unavailable_text(self) -> str:
-        return f"{self.label} not available — retrying"
 
 
 def _silenced_opencv():
@@ -276,8 +232,6 @@ def parse_source(value: Any) -> Any:
 
 def make_source(source: Any, cfg: Config) -> FrameSource:
     """The source for a ``[camera] source`` value, without opening it."""
-    from kiosk.camera.demo_feed import DemoFeed
-
     source = parse_source(source)
     if isinstance(source, int):
         return CameraSource(source, cfg.camera.width, cfg.camera.height)
@@ -309,8 +263,6 @@ def open_source(cfg: Config, explicit: bool = False) -> FrameSource:
     except SourceUnavailable as exc:
         is_default_camera = isinstance(source, CameraSource) and source.index == DEFAULT_CAMERA and not explicit
         if is_default_camera and cfg.camera.fallback_to_demo:
-            from kiosk.camera.demo_feed import DemoFeed
-
             log.warning("%s cannot be opened: showing the demo feed", source.label)
             demo = DemoFeed(size=(cfg.camera.width, cfg.camera.height), status_text=DEMO_FALLBACK_TEXT)
             demo.open()

@@ -11,7 +11,7 @@ import pytest
 from tests.helpers import wait_until
 from kiosk.camera.capture import OFFLINE_TEXT, CaptureThread, LatestSlot, as_bgr_frame
 from kiosk.camera.demo_feed import DemoFeed
-from kiosk.camera.sources import FrameSource, SourceUnavailable
+from kiosk.camera.frame_source import FrameSource, SourceUnavailable
 
 
 class UnpluggableCamera(FrameSource):
