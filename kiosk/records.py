@@ -1,10 +1,10 @@
-"""Records that cross the whole data path (one per detected face, one per decision)."""
+"""Records that cross the whole data path (one per detected face, one per decision, one per stored event)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Optional, Protocol
+from typing import Any, Optional, Protocol
 
 import numpy as np
 
@@ -50,6 +50,37 @@ class DecisionEvent:
             "score": round(float(self.score), 4),
             "faces": int(self.faces),
         }
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """A decision event as read back from the event database, with its alert state.
+
+    One record type crosses the rest of the pipeline (mailer, report, event table, admin panel),
+    so a renamed or missing column fails where the row is read, not as a string key deep in an email.
+    """
+
+    id: int
+    time: str  # ISO 8601 with UTC offset, exactly as stored (listings and CSV show this text)
+    kiosk_id: str
+    decision: str  # "granted" | "denied"
+    label: str
+    score: float
+    faces: int
+    policy_note: str
+    snapshot_path: Optional[str]  # None: privacy, no frame, or cleaned up
+    crop_path: Optional[str]
+    alert_state: str  # none | pending | pending-repeat | sending | sent | failed
+    delivery_id: Optional[int]  # the email that carried its alert
+
+    @property
+    def thumbnail_path(self) -> Optional[str]:
+        """The image a thumbnail is made from: the face crop, else the whole frame."""
+        return self.crop_path or self.snapshot_path
+
+    def as_dict(self) -> dict[str, Any]:
+        """Column name to value, for tabular outputs (CSV)."""
+        return asdict(self)
 
 
 class DecisionSink(Protocol):

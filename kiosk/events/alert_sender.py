@@ -171,8 +171,8 @@ class AlertSender:
     def _compose_alerts(self, batch: list[OutboxItem]) -> Email:
         repeat_ids = {p.event_id for p in batch if p.repeat}
         events = self.store.events_by_ids(p.event_id for p in batch)
-        leads = [e for e in events if e["id"] not in repeat_ids]
-        repeats = [e for e in events if e["id"] in repeat_ids]
+        leads = [e for e in events if e.id not in repeat_ids]
+        repeats = [e for e in events if e.id in repeat_ids]
         if not leads:  # repeats whose cooldown ran out with no newer alert: they lead their own email
             leads, repeats = repeats, []
         return compose_alert(self.kiosk_id, leads, repeats, self.privacy)

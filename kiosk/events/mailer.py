@@ -32,6 +32,7 @@ import yagmail
 from kiosk.config import EmailSection
 from kiosk.credentials import smtp_password
 from kiosk.errors import KioskError
+from kiosk.records import StoredEvent
 
 log = logging.getLogger(__name__)
 # yagmail says "Connected ... as <From>" at INFO before our login: misleading, keep its warnings only
@@ -195,13 +196,13 @@ def inline_image(path: Optional[str], privacy: bool) -> Optional[yagmail.inline]
     return yagmail.inline(path)
 
 
-def _row_html(event: dict) -> str:
-    cells = [f"#{event['id']}", _when(event["time"]), event["decision"].upper(), event["label"],
-             f"{event['score'] * 100:.0f}%", str(event["faces"]), event.get("policy_note") or ""]
+def _row_html(event: StoredEvent) -> str:
+    cells = [f"#{event.id}", _when(event.time), event.decision.upper(), event.label,
+             f"{event.score * 100:.0f}%", str(event.faces), event.policy_note]
     return "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
 
 
-def events_table(events: Sequence[dict]) -> str:
+def events_table(events: Sequence[StoredEvent]) -> str:
     """An HTML table of events (no newlines: yagmail turns them into <br>)."""
     head = "".join(f"<th align='left'>{h}</th>" for h in ("event", "time", "decision", "label", "score", "faces", "note"))
     return f"<table border='1' cellpadding='4' cellspacing='0'><tr>{head}</tr>{''.join(map(_row_html, events))}</table>"
@@ -213,7 +214,7 @@ def message_id(kind: str, kiosk_id: str, keys: Sequence[int]) -> str:
     return f"<{kind}-{digest}@{kiosk_id}.mask-kiosk>"
 
 
-def compose_alert(kiosk_id: str, leads: Sequence[dict], repeats: Sequence[dict], privacy: bool) -> Email:
+def compose_alert(kiosk_id: str, leads: Sequence[StoredEvent], repeats: Sequence[StoredEvent], privacy: bool) -> Email:
     """One email for the alerts in ``leads`` (one: an alert; several: a digest) plus cooldown repeats.
 
     Every event id is listed in the ``X-Kiosk-Event-Ids`` header: that is how each alert is
@@ -225,24 +226,24 @@ def compose_alert(kiosk_id: str, leads: Sequence[dict], repeats: Sequence[dict],
     if len(leads) == 1:
         event = leads[0]
         kind = "alert"
-        subject = f"[{kiosk_id}] Access {event['decision']} at {_when(event['time'])}"
-        contents.append(f"<h2>Access {html.escape(event['decision'])} at kiosk {html.escape(kiosk_id)}</h2>"
+        subject = f"[{kiosk_id}] Access {event.decision} at {_when(event.time)}"
+        contents.append(f"<h2>Access {html.escape(event.decision)} at kiosk {html.escape(kiosk_id)}</h2>"
                         + events_table([event]))
-        contents += [img for img in (inline_image(event.get("snapshot_path"), privacy),
-                                     inline_image(event.get("crop_path"), privacy)) if img is not None]
+        contents += [img for img in (inline_image(event.snapshot_path, privacy),
+                                     inline_image(event.crop_path, privacy)) if img is not None]
     else:
         kind = "digest"
-        subject = f"[{kiosk_id}] Digest: {len(leads)} alerts from {_when(leads[0]['time'])} to {_when(leads[-1]['time'])}"
+        subject = f"[{kiosk_id}] Digest: {len(leads)} alerts from {_when(leads[0].time)} to {_when(leads[-1].time)}"
         contents.append(f"<h2>{len(leads)} alerts at kiosk {html.escape(kiosk_id)}</h2>"
                         "<p>Rolled into one email because of the hourly cap or a backlog.</p>" + events_table(leads))
-        thumbs = [inline_image(e.get("crop_path") or e.get("snapshot_path"), privacy) for e in leads[:MAX_INLINE_THUMBNAILS]]
+        thumbs = [inline_image(e.thumbnail_path, privacy) for e in leads[:MAX_INLINE_THUMBNAILS]]
         contents += [img for img in thumbs if img is not None]
     if repeats:
         contents.append(f"<h3>{len(repeats)} more within the alert cooldown (no separate email)</h3>"
                         + events_table(repeats))
     if privacy:
         contents.append("<p><i>Privacy mode: no images are stored or sent.</i></p>")
-    ids = sorted(int(e["id"]) for e in (*leads, *repeats))
+    ids = sorted(e.id for e in (*leads, *repeats))
     return Email(subject=subject, contents=contents, kind=kind, message_id=message_id(kind, kiosk_id, ids),
                  headers={"X-Kiosk-Id": kiosk_id, "X-Kiosk-Event-Ids": ",".join(map(str, ids))}, event_ids=ids)
 

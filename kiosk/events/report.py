@@ -20,6 +20,7 @@ from kiosk.events.store import EventStore
 from kiosk.events.table import write_csv
 from kiosk.events.mailer import MAX_INLINE_THUMBNAILS, Email, events_table, inline_image, message_id
 from kiosk.events.snapshots import thumbnail_png
+from kiosk.records import StoredEvent
 
 THUMBNAIL_PX = 96
 
@@ -32,15 +33,15 @@ class ReportFiles:
     chart: Path
     granted: int
     denied: int
-    denials: list[dict]
+    denials: list[StoredEvent]
 
 
-def hourly_counts(events: list[dict]) -> dict[str, list[int]]:
+def hourly_counts(events: list[StoredEvent]) -> dict[str, list[int]]:
     """Decisions per hour of the (local) day: {"granted": [24 ints], "denied": [24 ints]}."""
     counts = {"granted": [0] * 24, "denied": [0] * 24}
     for event in events:
-        hour = datetime.fromisoformat(event["time"]).hour
-        counts.setdefault(event["decision"], [0] * 24)[hour] += 1
+        hour = datetime.fromisoformat(event.time).hour
+        counts.setdefault(event.decision, [0] * 24)[hour] += 1
     return counts
 
 
@@ -61,23 +62,23 @@ def draw_chart(counts: dict[str, list[int]], day: date, path: Path) -> None:
     FigureCanvasAgg(figure).print_png(str(path))
 
 
-def _thumbnail_img(event: dict) -> str:
-    data = thumbnail_png(event.get("crop_path") or event.get("snapshot_path"), THUMBNAIL_PX)
+def _thumbnail_img(event: StoredEvent) -> str:
+    data = thumbnail_png(event.thumbnail_path, THUMBNAIL_PX)
     if data is None:
         return "<i>no image</i>"
-    return f"<img alt='event {event['id']}' src='data:image/png;base64,{base64.b64encode(data).decode()}'/>"
+    return f"<img alt='event {event.id}' src='data:image/png;base64,{base64.b64encode(data).decode()}'/>"
 
 
-def _denials_html(denials: list[dict], privacy: bool) -> str:
+def _denials_html(denials: list[StoredEvent], privacy: bool) -> str:
     if not denials:
         return "<p>No denials.</p>"
     rows = []
     for event in denials:
-        when = datetime.fromisoformat(event["time"]).strftime("%H:%M:%S")
+        when = datetime.fromisoformat(event.time).strftime("%H:%M:%S")
         image = "" if privacy else _thumbnail_img(event)
-        rows.append(f"<tr><td>{image}</td><td>#{event['id']}</td><td>{when}</td>"
-                    f"<td>{html.escape(event['label'])}</td><td>{event['score'] * 100:.0f}%</td>"
-                    f"<td>{html.escape(event.get('alert_state') or '')}</td></tr>")
+        rows.append(f"<tr><td>{image}</td><td>#{event.id}</td><td>{when}</td>"
+                    f"<td>{html.escape(event.label)}</td><td>{event.score * 100:.0f}%</td>"
+                    f"<td>{html.escape(event.alert_state)}</td></tr>")
     head = "<tr><th>face</th><th>event</th><th>time</th><th>label</th><th>score</th><th>alert</th></tr>"
     return f"<table border='1' cellpadding='4' cellspacing='0'>{head}{''.join(rows)}</table>"
 
@@ -94,7 +95,7 @@ def build_report(store: EventStore, day: date, out_dir: Path, kiosk_id: str, pri
     with open(csv_path, "w", encoding="utf-8", newline="") as out:
         write_csv(events, out)
     granted, denied = sum(counts["granted"]), sum(counts["denied"])
-    denials = [e for e in events if e["decision"] == "denied"]
+    denials = [e for e in events if e.decision == "denied"]
     page = (
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Kiosk {html.escape(kiosk_id)} {day}</title></head><body>"
         f"<h1>Daily report: kiosk {html.escape(kiosk_id)}, {day.isoformat()}</h1>"
@@ -117,7 +118,7 @@ def compose_report_email(files: ReportFiles, kiosk_id: str, privacy: bool) -> Em
         yagmail.inline(str(files.chart)),
         f"<h3>Denials</h3>{events_table(files.denials) if files.denials else '<p>No denials.</p>'}",
     ]
-    thumbnails = (inline_image(event.get("crop_path"), privacy) for event in files.denials[:MAX_INLINE_THUMBNAILS])
+    thumbnails = (inline_image(event.crop_path, privacy) for event in files.denials[:MAX_INLINE_THUMBNAILS])
     contents += [image for image in thumbnails if image is not None]
     return Email(
         subject=f"[{kiosk_id}] Daily report {files.day.isoformat()}: {files.granted} granted, {files.denied} denied",

@@ -25,13 +25,13 @@ import sqlite3
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence, TypeVar
 
 from kiosk.errors import KioskError
-from kiosk.records import DecisionEvent
+from kiosk.records import DecisionEvent, StoredEvent
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +78,15 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_state ON outbox(state);
 """
 
-EVENT_COLUMNS = ("id", "time", "kiosk_id", "decision", "label", "score", "faces", "policy_note",
-                 "snapshot_path", "crop_path", "alert_state")
+# Every event column plus its alert state; ``StoredEvent`` is what callers get from these rows.
+EVENTS_SQL = (
+    "SELECT e.*, CASE WHEN o.id IS NULL THEN 'none'"
+    " WHEN o.state = 'pending' AND o.repeat = 1 THEN 'pending-repeat'"
+    " ELSE o.state END AS alert_state, o.delivery_id AS delivery_id"
+    " FROM events e LEFT JOIN outbox o ON o.event_id = e.id"
+)
+
+_Record = TypeVar("_Record")
 
 
 class StoreError(KioskError):
@@ -96,6 +103,34 @@ class OutboxItem:
     report_day: Optional[str]
     repeat: bool
     attempts: int
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """A queued email as the admin panel lists it."""
+
+    id: int
+    kind: str  # alert | report
+    attempts: int
+    last_error: Optional[str]
+    event_time: Optional[str]  # ISO time of the alert's event; None for a report
+    report_day: Optional[str]  # YYYY-MM-DD of a report; None for an alert
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """An email the SMTP server accepted, and how many outbox rows it carried."""
+
+    id: int
+    kind: str  # alert | digest | report
+    message_id: str
+    sent_at: float
+    alert_count: int
+
+
+def _from_row(record: type[_Record], row: sqlite3.Row) -> _Record:
+    """The typed record of ``row``, read by field name: extra columns are ignored, a missing one raises."""
+    return record(**{f.name: row[f.name] for f in fields(record)})
 
 
 def _local_day(moment: datetime) -> str:
@@ -180,7 +215,7 @@ class EventStore:
         return self._transaction(work)
 
     def events(self, since: Optional[datetime] = None, until: Optional[datetime] = None,
-               day: Optional[date] = None, limit: Optional[int] = None) -> list[dict]:
+               day: Optional[date] = None, limit: Optional[int] = None) -> list[StoredEvent]:
         """Events oldest first, each with its alert state (none, pending, repeat, sending, sent)."""
         where, params = [], []
         if since is not None:
@@ -192,29 +227,26 @@ class EventStore:
         if day is not None:
             where.append("e.day = ?")
             params.append(day.isoformat())
-        sql = (
-            "SELECT e.*, CASE WHEN o.id IS NULL THEN 'none'"
-            " WHEN o.state = 'pending' AND o.repeat = 1 THEN 'pending-repeat'"
-            " ELSE o.state END AS alert_state, o.delivery_id AS delivery_id"
-            " FROM events e LEFT JOIN outbox o ON o.event_id = e.id"
-        )
+        sql = EVENTS_SQL
         if where:
             sql += " WHERE " + " AND ".join(where)
         if limit is None:
-            return [dict(row) for row in self._query(sql + " ORDER BY e.epoch, e.id", params)]
-        newest = self._query(sql + " ORDER BY e.epoch DESC, e.id DESC LIMIT ?", (*params, int(limit)))
-        return [dict(row) for row in reversed(newest)]
+            rows = self._query(sql + " ORDER BY e.epoch, e.id", params)
+        else:
+            rows = self._query(sql + " ORDER BY e.epoch DESC, e.id DESC LIMIT ?", (*params, int(limit)))[::-1]
+        return [_from_row(StoredEvent, row) for row in rows]
 
-    def event(self, event_id: int) -> Optional[dict]:
-        rows = self._query("SELECT * FROM events WHERE id = ?", (event_id,))
-        return dict(rows[0]) if rows else None
+    def event(self, event_id: int) -> Optional[StoredEvent]:
+        rows = self.events_by_ids([event_id])
+        return rows[0] if rows else None
 
-    def events_by_ids(self, ids: Iterable[int]) -> list[dict]:
+    def events_by_ids(self, ids: Iterable[int]) -> list[StoredEvent]:
         ids = list(ids)
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
-        return [dict(r) for r in self._query(f"SELECT * FROM events WHERE id IN ({marks}) ORDER BY epoch, id", ids)]
+        rows = self._query(f"{EVENTS_SQL} WHERE e.id IN ({marks}) ORDER BY e.epoch, e.id", ids)
+        return [_from_row(StoredEvent, row) for row in rows]
 
     def decision_counts(self, day: date) -> dict[str, int]:
         rows = self._query("SELECT decision, count(*) AS n FROM events WHERE day = ? GROUP BY decision",
@@ -254,10 +286,10 @@ class EventStore:
         counts.update({r["s"]: int(r["n"]) for r in rows})
         return counts
 
-    def outbox_rows(self, states: Sequence[str] = ("pending", "sending"), limit: int = 200) -> list[dict]:
+    def outbox_rows(self, states: Sequence[str] = ("pending", "sending"), limit: int = 200) -> list[OutboxRow]:
         marks = ",".join("?" * len(states))
-        return [dict(r) for r in self._query(
-            f"SELECT o.*, e.time AS event_time, e.decision AS decision FROM outbox o"
+        return [_from_row(OutboxRow, r) for r in self._query(
+            f"SELECT o.*, e.time AS event_time FROM outbox o"
             f" LEFT JOIN events e ON e.id = o.event_id WHERE o.state IN ({marks}) ORDER BY o.id LIMIT ?",
             (*states, limit))]
 
@@ -315,8 +347,8 @@ class EventStore:
                            " ORDER BY sent_at", (epoch,))
         return [float(r["sent_at"]) for r in rows]
 
-    def deliveries(self) -> list[dict]:
-        return [dict(r) for r in self._query("SELECT * FROM deliveries ORDER BY id")]
+    def deliveries(self) -> list[Delivery]:
+        return [_from_row(Delivery, r) for r in self._query("SELECT * FROM deliveries ORDER BY id")]
 
 
 class SenderLock:

@@ -6,25 +6,27 @@ from __future__ import annotations
 import csv
 from typing import Iterable, TextIO
 
+from kiosk.records import StoredEvent
+
 COLUMNS = ("id", "time", "kiosk_id", "decision", "label", "score", "faces", "policy_note",
            "alert_state", "snapshot_path", "crop_path")
 
 
-def write_csv(rows: Iterable[dict], out: TextIO) -> int:
+def write_csv(rows: Iterable[StoredEvent], out: TextIO) -> int:
     """Write events as CSV with a header row; returns the number of events written."""
     writer = csv.DictWriter(out, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     count = 0
     for row in rows:
-        writer.writerow({key: ("" if row.get(key) is None else row.get(key)) for key in COLUMNS})
+        writer.writerow({key: "" if value is None else value for key, value in row.as_dict().items()})
         count += 1
     return count
 
 
-def format_lines(rows: Iterable[dict]) -> list[str]:
+def format_lines(rows: Iterable[StoredEvent]) -> list[str]:
     """One aligned line per event for a terminal."""
     lines = [f"{'id':>6}  {'time':<29}  {'decision':<8}  {'label':<20}  {'score':>5}  {'faces':>5}  alert"]
     for r in rows:
-        lines.append(f"{r['id']:>6}  {r['time']:<29}  {r['decision']:<8}  {r['label']:<20}  "
-                     f"{r['score']:>5.2f}  {r['faces']:>5}  {r.get('alert_state', '')}")
+        lines.append(f"{r.id:>6}  {r.time:<29}  {r.decision:<8}  {r.label:<20}  "
+                     f"{r.score:>5.2f}  {r.faces:>5}  {r.alert_state}")
     return lines

@@ -37,8 +37,7 @@ def _clock(iso: Optional[str]) -> str:
 def load_overview(services: "EventServices") -> dict[str, Any]:
     """Everything the panel shows (runs on the worker thread: SQLite and image files)."""
     data = services.overview()
-    data["thumbnails"] = {e["id"]: thumbnail_png(e.get("crop_path") or e.get("snapshot_path"), THUMBNAIL_PX)
-                          for e in data["events"]}
+    data["thumbnails"] = {e.id: thumbnail_png(e.thumbnail_path, THUMBNAIL_PX) for e in data["events"]}
     return data
 
 
@@ -122,8 +121,8 @@ class AdminPanel:
 
     def _show(self, data: dict[str, Any]) -> None:
         events, outbox, state = data["events"], data["outbox"], data["status"]
-        granted = sum(1 for e in events if e["decision"] == "granted")
-        denied = sum(1 for e in events if e["decision"] == "denied")
+        granted = sum(1 for e in events if e.decision == "granted")
+        denied = sum(1 for e in events if e.decision == "denied")
         email = "email off" if not state["email_enabled"] else (
             f"outbox: {outbox['pending']} pending, {outbox['sending']} sending, {outbox['sent']} sent, "
             f"{outbox['repeats']} cooldown repeats (go with the next alert)")
@@ -133,21 +132,20 @@ class AdminPanel:
         self.events.delete(*self.events.get_children())
         self._photos = []
         for event in reversed(events):  # newest on top
-            png = data["thumbnails"].get(event["id"])
+            png = data["thumbnails"].get(event.id)
             options: dict[str, Any] = {}
             if png:
                 photo = tk.PhotoImage(master=self.top, data=base64.b64encode(png).decode("ascii"))
                 self._photos.append(photo)
                 options["image"] = photo
-            self.events.insert("", "end", iid=str(event["id"]), text="", values=(
-                _clock(event["time"]), event["decision"], event["label"], f"{event['score']:.2f}",
-                event["faces"], event["alert_state"]), **options)
+            self.events.insert("", "end", iid=str(event.id), text="", values=(
+                _clock(event.time), event.decision, event.label, f"{event.score:.2f}",
+                event.faces, event.alert_state), **options)
 
         self.outbox.delete(*self.outbox.get_children())
         for row in data["queued"]:
-            self.outbox.insert("", "end", iid=str(row["id"]), values=(
-                row["id"], row["kind"], _clock(row.get("event_time")) or row.get("report_day") or "",
-                row["attempts"], row.get("last_error") or ""))
+            self.outbox.insert("", "end", iid=str(row.id), values=(
+                row.id, row.kind, _clock(row.event_time) or row.report_day or "", row.attempts, row.last_error or ""))
 
     def close(self) -> None:
         self._closed = True

@@ -16,7 +16,7 @@ from tests.helpers.events import make_config
 from tools.alert_drill import denial
 from kiosk.events.services import EventServices
 from kiosk.events.store import EventStore
-from kiosk.records import DecisionEvent
+from kiosk.records import DecisionEvent, StoredEvent
 
 from tests.helpers import PROJECT_ROOT
 
@@ -41,15 +41,25 @@ def test_events_are_stored_with_all_fields_and_alert_state(tmp_path):
     services.on_decision(DecisionEvent(time=event.time + timedelta(seconds=5), kiosk_id="test-door",
                                        decision="granted", label="with_mask", score=0.99, faces=2))
     rows = services.store.events()
-    assert [(r["decision"], r["label"], r["faces"], r["alert_state"]) for r in rows] == [
+    assert [(r.decision, r.label, r.faces, r.alert_state) for r in rows] == [
         ("denied", "without_mask", 1, "none"), ("granted", "with_mask", 2, "none")]
-    assert rows[0]["time"] == event.time.isoformat(timespec="milliseconds")
-    assert abs(rows[0]["score"] - 0.93) < 1e-9 and rows[0]["kiosk_id"] == "test-door"
-    assert Path(rows[0]["snapshot_path"]).is_file() and Path(rows[0]["crop_path"]).is_file()
-    assert rows[1]["snapshot_path"] is None  # no frame handed over
+    assert rows[0].time == event.time.isoformat(timespec="milliseconds")
+    assert abs(rows[0].score - 0.93) < 1e-9 and rows[0].kiosk_id == "test-door"
+    assert Path(rows[0].snapshot_path).is_file() and Path(rows[0].crop_path).is_file()
+    assert rows[1].snapshot_path is None  # no frame handed over
     assert services.status()["denied_today"] == 1 and services.status()["granted_today"] == 1
     mode = sqlite3.connect(tmp_path / "events.sqlite3").execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
+
+
+def test_every_read_gives_the_same_typed_record(tmp_path):
+    store = EventStore(tmp_path / "e.sqlite3")
+    event_id = store.record_event(denial(make_config(tmp_path), with_frame=False), None, None, alert=True,
+                                  cooldown_s=0)[0]
+    stored = store.event(event_id)
+    assert isinstance(stored, StoredEvent) and store.events() == store.events_by_ids([event_id]) == [stored]
+    assert (stored.alert_state, stored.delivery_id, stored.thumbnail_path) == ("pending", None, None)
+    assert stored.as_dict()["label"] == "without_mask" and store.event(event_id + 1) is None
 
 
 def test_counts_survive_a_restart(tmp_path):
@@ -69,7 +79,7 @@ def test_claim_mark_release_recover_protocol(tmp_path):
     assert token is not None and store.claim(ids[:2]) is None  # already claimed: nobody else takes them
     store.release(token, "cannot connect")
     assert store.outbox_counts() == {"pending": 3, "repeats": 0, "sending": 0, "sent": 0, "failed": 0}
-    assert {r["last_error"] for r in store.outbox_rows() if r["id"] in ids[:2]} == {"cannot connect"}
+    assert {r.last_error for r in store.outbox_rows() if r.id in ids[:2]} == {"cannot connect"}
 
     token = store.claim(ids)
     # the process dies here: a new one recovers the claimed rows as pending
@@ -77,7 +87,7 @@ def test_claim_mark_release_recover_protocol(tmp_path):
     token = store.claim(ids)
     delivery = store.mark_sent(token, "digest", "<m@x>", time.time())
     assert store.outbox_counts() == {"pending": 0, "repeats": 0, "sending": 0, "sent": 3, "failed": 0}
-    assert store.deliveries()[0]["id"] == delivery and store.deliveries()[0]["alert_count"] == 3
+    assert store.deliveries()[0].id == delivery and store.deliveries()[0].alert_count == 3
 
 
 def test_cooldown_marks_later_alerts_as_repeats(tmp_path):

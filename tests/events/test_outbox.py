@@ -52,7 +52,7 @@ def test_outage_queues_everything_and_delivers_each_alert_exactly_once(tmp_path)
     assert delivered_ids(server) == Counter({i: 1 for i in range(1, 9)})
     store = EventStore(cfg.resolve_path(cfg.storage.database))
     assert store.outbox_counts() == {"pending": 0, "repeats": 0, "sending": 0, "sent": 8, "failed": 0}
-    assert {e["alert_state"] for e in store.events()} == {"sent"}
+    assert {e.alert_state for e in store.events()} == {"sent"}
 
 
 def test_kill_9_with_alerts_pending_then_restart_delivers_them(tmp_path):
@@ -124,7 +124,7 @@ def test_person_denied_for_60_s_gets_exactly_one_email(tmp_path):
         services.sender.wake()  # repeats alone cause no email while the cooldown runs
         assert not wait_until(lambda: len(server.received) > 1, timeout=1.0)
         assert len(server.received) == 1
-        assert Counter(e["alert_state"] for e in store.events()) == {"sent": carried, "pending-repeat": 60 - carried}
+        assert Counter(e.alert_state for e in store.events()) == {"sent": carried, "pending-repeat": 60 - carried}
         assert wait_until(lambda: services.status()["outbox_pending"] == 0)  # repeats are not "stuck" mail
 
         # the next person after the cooldown: one email that also accounts for the 59 repeats
