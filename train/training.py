@@ -7,6 +7,7 @@ the exact command.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -20,7 +21,8 @@ from typing import Sequence
 import numpy as np
 
 from kiosk.vision.model_spec import KERAS_MODEL_NAME, MODEL_CARD_NAME, TFLITE_MODEL_NAME, WITH_INCORRECT_MASK, ModelSpec
-from train.dataset import DatasetError, Sample, class_names, count_by, find_samples, label_indices, load_inputs
+from train.dataset import (DatasetError, LoadedData, Sample, class_names, count_by, find_samples, label_indices,
+                           load_inputs)
 from train.synthetic_masks import INCORRECT_SHARE, synthesize
 from train.splits import DEFAULT_FRACTIONS, split_samples, held_out_photo_ids
 
@@ -211,16 +213,39 @@ def _install(staging: Path, out: Path, names: Sequence[str]) -> None:
     shutil.rmtree(staging, ignore_errors=True)
 
 
-def run_training(settings: TrainSettings) -> dict:
-    """Train, export and document one model in ``settings.out``; returns the model card."""
-    started = time.monotonic()
-    all_samples = find_samples(settings.data)  # bad folders fail fast, before TensorFlow loads
-    configure_tensorflow(settings.threads, settings.seed)
-    from kiosk.vision.classifier import MaskClassifier
-    from train.export import export_tflite, max_abs_difference, save_keras_for_inference
-    from train.metrics import choose_threshold, format_report
-    from train.plots import plot_confusions, plot_history
+# Imported only once configure_tensorflow has run (they load TensorFlow, LiteRT or matplotlib),
+# but before the fit, so that a broken install fails in seconds and not after the training.
+_LATE_MODULES = ("kiosk.vision.classifier", "train.export", "train.metrics", "train.plots")
 
+
+def _import_late_modules() -> None:
+    for name in _LATE_MODULES:
+        importlib.import_module(name)
+
+
+@dataclass
+class SplitData:
+    """Every readable crop decoded once, with its class index and the split it belongs to."""
+
+    classes: tuple[str, ...]
+    spec: ModelSpec  # without a mask threshold yet: that is chosen after the fit
+    data: LoadedData
+    y: np.ndarray  # class index of each row of data.inputs
+    split_of: dict[Path, str]  # sample path -> "train" / "val" / "test"
+    masks: dict[str, np.ndarray]  # split name -> which rows of data.inputs are in it
+    subsets: dict[str, list[Sample]]  # split name -> its samples, in row order
+
+    def inputs(self, name: str) -> np.ndarray:
+        return self.data.inputs[self.masks[name]]
+
+    def labels(self, name: str) -> np.ndarray:
+        return self.y[self.masks[name]]
+
+
+def load_and_split(all_samples: Sequence[Sample], settings: TrainSettings) -> SplitData:
+    """Split every file found, readable or not, before decoding: the split then depends only on
+    the folders and the seed, so ``train.evaluate`` recomputes it from the card. Fails when a
+    split is left empty, since threshold and test figures need all three."""
     classes = class_names(all_samples)
     spec = ModelSpec(classes=classes, input_size=settings.input_size, crop_margin=settings.crop_margin)
     split_of = dict(zip((s.path for s in all_samples), split_samples(all_samples, settings.seed, settings.fractions)))
@@ -228,40 +253,65 @@ def run_training(settings: TrainSettings) -> dict:
 
     data = load_inputs(all_samples, spec)
     samples = data.samples
-    parts = {name: np.array([split_of[s.path] == name for s in samples]) for name in ("train", "val", "test")}
-    for name, idx in parts.items():
+    masks = {name: np.array([split_of[s.path] == name for s in samples]) for name in ("train", "val", "test")}
+    for name, idx in masks.items():
         if not idx.any():
             raise DatasetError(f"the {name} split is empty: need more images per class")
     y = label_indices(samples, classes)
-    subset = {name: [s for s, keep in zip(samples, idx) if keep] for name, idx in parts.items()}
-    x_train, y_train = data.inputs[parts["train"]], y[parts["train"]]
-    if settings.synthetic_masks > 0:
-        painted, painted_inputs = synthesize(subset["train"], spec, settings.synthetic_masks, settings.seed,
-                                             settings.twin_incorrect_share)
-        subset["train"] = subset["train"] + painted
-        x_train = np.concatenate([x_train, painted_inputs])
-        y_train = np.concatenate([y_train, label_indices(painted, classes)])
-    weights = {name: sample_weights(subset[name], classes, settings.dataset_weights) for name in ("train", "val")}
+    subsets = {name: [s for s, keep in zip(samples, idx) if keep] for name, idx in masks.items()}
+    return SplitData(classes, spec, data, y, split_of, masks, subsets)
 
-    model, history = fit_model(spec, settings, x_train, y_train, weights["train"],
-                               data.inputs[parts["val"]], y[parts["val"]], weights["val"])
-    train_seconds = time.monotonic() - started
+
+def training_set(split: SplitData, settings: TrainSettings) -> tuple[list[Sample], np.ndarray, np.ndarray]:
+    """The train split plus the painted-mask twins of ``--synthetic-masks``. Twins go into
+    training only: validation and test stay real photos, so the threshold and the reported
+    figures are those of real faces."""
+    samples, x, y = split.subsets["train"], split.inputs("train"), split.labels("train")
+    if settings.synthetic_masks > 0:
+        painted, painted_inputs = synthesize(samples, split.spec, settings.synthetic_masks, settings.seed,
+                                             settings.twin_incorrect_share)
+        samples = samples + painted
+        x = np.concatenate([x, painted_inputs])
+        y = np.concatenate([y, label_indices(painted, split.classes)])
+    return samples, x, y
+
+
+def choose_mask_threshold(model, split: SplitData, settings: TrainSettings) -> tuple[float, dict, np.ndarray]:
+    """The P(with_mask) threshold, chosen on validation given one part per dataset so that the
+    false-accept limit holds for each (a large dataset must not outvote the small real-photo
+    one). Also returns the validation probabilities, which the card reports."""
+    from train.metrics import choose_threshold
 
     val_parts = []
-    val_probs = model.predict(data.inputs[parts["val"]], verbose=0)
-    val_datasets = np.array([s.dataset for s in subset["val"]])
+    val_probs = model.predict(split.inputs("val"), verbose=0)
+    val_datasets = np.array([s.dataset for s in split.subsets["val"]])
     for dataset in sorted(set(val_datasets)):
-        val_parts.append((val_probs[val_datasets == dataset], y[parts["val"]][val_datasets == dataset]))
-    threshold, threshold_info = choose_threshold(val_parts, classes, settings.max_false_accept)
-    spec = replace(spec, mask_threshold=threshold)
-    log.info("mask threshold %.2f chosen on validation (%s)", threshold, threshold_info)
+        val_parts.append((val_probs[val_datasets == dataset], split.labels("val")[val_datasets == dataset]))
+    threshold, threshold_info = choose_threshold(val_parts, split.classes, settings.max_false_accept)
+    return threshold, threshold_info, val_probs
 
-    staging = Path(settings.out) / ".staging"
+
+def export_model(model, spec: ModelSpec, out: Path) -> Path:
+    """Export Keras and TFLite files into a fresh staging folder inside ``out``: the old model
+    there is only replaced by ``_install`` once the whole run has succeeded."""
+    from train.export import export_tflite, save_keras_for_inference
+
+    staging = Path(out) / ".staging"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     save_keras_for_inference(model, staging / KERAS_MODEL_NAME)
     export_tflite(model, spec, staging / TFLITE_MODEL_NAME)
-    card = {
+    return staging
+
+
+def model_card(settings: TrainSettings, split: SplitData, subsets: dict[str, list[Sample]], spec: ModelSpec,
+               model, history: dict, threshold_info: dict, train_seconds: float) -> dict:
+    """What the kiosk needs (the spec) and what a reader needs to trust and reproduce the model:
+    the exact command, the training settings, the data and its split. ``subsets`` are the splits'
+    samples as trained on (train with any painted twins)."""
+    classes = split.classes
+    samples = split.data.samples
+    return {
         "spec": spec.to_card_section(),
         "files": {"keras": KERAS_MODEL_NAME, "tflite": TFLITE_MODEL_NAME},
         "classes": list(classes),
@@ -291,37 +341,91 @@ def run_training(settings: TrainSettings) -> dict:
             "split": {"seed": settings.seed, "fractions": list(settings.fractions),
                       "method": "stratified by dataset and class, grouped by scenes photo id / original face photo "
                                 "(pasted-mask twins and 'copy' duplicates share a group)"},
-            "skipped_unreadable": len(data.skipped),
-            "counts": {name: count_by(subset[name], "dataset", "label") for name in subset},
-            "scenes_test_photos": held_out_photo_ids(samples, [split_of[s.path] for s in samples]),
+            "skipped_unreadable": len(split.data.skipped),
+            "counts": {name: count_by(subsets[name], "dataset", "label") for name in subsets},
+            "scenes_test_photos": held_out_photo_ids(samples, [split.split_of[s.path] for s in samples]),
             "leakage_note": "prajnasb augmented_image_* files are rotated/zoomed variants of other prajnasb photos "
                             "that cannot be matched by name; near duplicates were removed by the dataset, the "
                             "rest may remain across splits of faces/",
         },
     }
+
+
+def _write_card(card: dict, staging: Path) -> None:
     (staging / MODEL_CARD_NAME).write_text(json.dumps(card, indent=1), encoding="utf-8")
 
-    classifier = MaskClassifier(staging)  # the kiosk's own loader: proves the export is usable
-    test_x = data.inputs[parts["test"]]
+
+def score_and_check(card: dict, model, staging: Path, split: SplitData, val_probs: np.ndarray, threshold: float) -> None:
+    """Add the validation and test figures and the export checks to ``card``. Test figures come
+    from the staged TFLite model loaded by the kiosk's own loader: that proves the export is
+    usable and reports what the kiosk will do, not what Keras did."""
+    from kiosk.vision.classifier import MaskClassifier
+    from train.export import max_abs_difference
+
+    classes = split.classes
+    classifier = MaskClassifier(staging)  # reads the card written to staging
+    test_x = split.inputs("test")
     test_probs = np.concatenate([classifier.predict_batch(test_x[i:i + 64]) for i in range(0, len(test_x), 64)])
-    card["validation"] = split_report(subset["val"], val_probs, list(classes), threshold)  # Keras; used for tuning
-    card["test"] = split_report(subset["test"], test_probs, list(classes), threshold)
+    card["validation"] = split_report(split.subsets["val"], val_probs, list(classes), threshold)  # Keras; used for tuning
+    card["test"] = split_report(split.subsets["test"], test_probs, list(classes), threshold)
     card["checks"] = {
         "keras_vs_tflite_max_abs_difference": max_abs_difference(model, classifier, test_x[:64]),
         "portrait": portrait_check(classifier),
         "tflite_bytes": (staging / TFLITE_MODEL_NAME).stat().st_size,
     }
-    card["training"]["wall_seconds_total"] = round(time.monotonic() - started, 1)
-    (staging / MODEL_CARD_NAME).write_text(json.dumps(card, indent=1), encoding="utf-8")
+
+
+def plot_figures(card: dict, history: dict, classes: Sequence[str], staging: Path) -> None:
+    """Training curves and test confusion matrices (all, then per dataset) as PNGs beside the
+    model, to see at a glance whether it under- or overfitted and where it errs."""
+    from train.plots import plot_confusions, plot_history
+
     plot_history(history, staging / CURVES_PNG)
     panels = [("test: all", card["test"]["all"]["confusion"])]
     panels += [(f"test: {k}", v["confusion"]) for k, v in card["test"]["by_dataset"].items()]
     plot_confusions(panels, classes, staging / CONFUSION_PNG)
-    _install(staging, Path(settings.out), [KERAS_MODEL_NAME, TFLITE_MODEL_NAME, MODEL_CARD_NAME, CURVES_PNG, CONFUSION_PNG])
+
+
+def log_summary(card: dict, classes: Sequence[str], threshold: float, out: Path) -> None:
+    """The test figures and portrait check on the console too, so a run's outcome is seen
+    without opening the card."""
+    from train.metrics import format_report
 
     log.info("test figures (TFLite, threshold %.2f):\n%s", threshold, "\n".join(
         format_report(name, rep, classes)
         for name, rep in [("all", card["test"]["all"]), *card["test"]["by_dataset"].items(), *card["test"]["by_source"].items()]))
     log.info("portrait check: %s", card["checks"]["portrait"])
-    log.info("done in %.0f s; model in %s", card["training"]["wall_seconds_total"], settings.out)
+    log.info("done in %.0f s; model in %s", card["training"]["wall_seconds_total"], out)
+
+
+def run_training(settings: TrainSettings) -> dict:
+    """Train, export and document one model in ``settings.out``; returns the model card."""
+    started = time.monotonic()
+    all_samples = find_samples(settings.data)  # bad folders fail fast, before TensorFlow loads
+    configure_tensorflow(settings.threads, settings.seed)
+    _import_late_modules()
+
+    split = load_and_split(all_samples, settings)
+    classes = split.classes
+    train_samples, x_train, y_train = training_set(split, settings)
+    subsets = {**split.subsets, "train": train_samples}
+    weights = {name: sample_weights(subsets[name], classes, settings.dataset_weights) for name in ("train", "val")}
+    model, history = fit_model(split.spec, settings, x_train, y_train, weights["train"],
+                               split.inputs("val"), split.labels("val"), weights["val"])
+    train_seconds = time.monotonic() - started
+
+    threshold, threshold_info, val_probs = choose_mask_threshold(model, split, settings)
+    spec = replace(split.spec, mask_threshold=threshold)
+    log.info("mask threshold %.2f chosen on validation (%s)", threshold, threshold_info)
+
+    staging = export_model(model, spec, settings.out)
+    card = model_card(settings, split, subsets, spec, model, history, threshold_info, train_seconds)
+    _write_card(card, staging)
+    score_and_check(card, model, staging, split, val_probs, threshold)
+    card["training"]["wall_seconds_total"] = round(time.monotonic() - started, 1)
+    _write_card(card, staging)
+    plot_figures(card, history, classes, staging)
+    _install(staging, Path(settings.out), [KERAS_MODEL_NAME, TFLITE_MODEL_NAME, MODEL_CARD_NAME, CURVES_PNG, CONFUSION_PNG])
+
+    log_summary(card, classes, threshold, settings.out)
     return card
