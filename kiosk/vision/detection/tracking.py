@@ -26,18 +26,19 @@ from kiosk.vision.preprocessing import Box, expand_box
 # small enough to be cheap. Measured: 4.97 ms p50 per tracked frame against 8.9 ms at 48.
 # A detector that needs another size says so in its ``region_face_px`` attribute.
 REGION_FACE_PX = 38
+REGION_MARGIN = 0.4  # the region is the known box widened by this share on each side (a detector may ask for more)
 
 
 class RegionTrackingDetector:
     """Wraps any ``FaceDetector``: full scans every N frames, region scans in between."""
 
-    def __init__(self, inner, full_scan_every: int = 20, region_margin: float = 0.4) -> None:
+    def __init__(self, inner, full_scan_every: int = 20) -> None:
         if full_scan_every < 1:
             raise ValueError("full_scan_every must be >= 1")
         self.inner = inner
         self.name = f"{inner.name}+tracking"
         self.full_scan_every = full_scan_every
-        self.region_margin = region_margin
+        self.region_margin = getattr(inner, "region_margin", REGION_MARGIN)
         self.region_face_px = getattr(inner, "region_face_px", REGION_FACE_PX)
         self._known: list[Box] = []
         self._confirmed: list[bool] = []  # found again by a region scan at least once
