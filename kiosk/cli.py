@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "events": ("kiosk.commands.events", "list recorded decision events"),
     "report": ("kiosk.commands.report", "write (and optionally email) the daily report"),
     "send-test-email": ("kiosk.commands.send_test_email", "check the email settings by sending a test email"),
+    "calibrate": ("kiosk.commands.calibrate", "choose this site's mask threshold from its annotated photos"),
     "evaluate": ("kiosk.commands.evaluate", "how the kiosk does on a site's annotated photos (PASCAL VOC)"),
 }
 DEFAULT_COMMAND = "run"

@@ -105,11 +105,14 @@ def clock_time(v: Any) -> Optional[str]:
     return None if isinstance(v, str) and (v == "" or _TIME_RE.match(v)) else 'must be "HH:MM" (24 h) or "" for never'
 
 
+UI_LANGUAGES = ("en", "fr")  # the tables of kiosk/ui/messages.py
+DECISION_KINDS = ("denied", "uncertain", "granted")  # what a decision episode can end in
+
+
 def event_kinds(v: Any) -> Optional[str]:
-    allowed = {"denied", "granted"}
-    if isinstance(v, list) and v and all(k in allowed for k in v):
+    if isinstance(v, list) and v and all(k in DECISION_KINDS for k in v):
         return None
-    return 'must be a non-empty list of "denied" and/or "granted"'
+    return 'must be a non-empty list of "denied", "uncertain" and/or "granted"'
 
 
 def setting(default: Any, check: Check, doc: str) -> Any:
@@ -146,8 +149,8 @@ class ModelSection:
 
 @dataclass(frozen=True)
 class DetectionSection:
-    detector: str = setting("haar", one_of(*DETECTOR_NAMES),
-                            "Face detector: haar (tuned cascades), haar-stock (baseline), blazeface[-full] (neural, optional)")
+    detector: str = setting("blazeface", one_of(*DETECTOR_NAMES),
+                            "Face detector: blazeface (neural, finds masked faces), blazeface-full, haar (the design card's tuned cascades), haar-stock (baseline)")
     min_face_px: int = setting(40, int_range(16, 1000), "Smallest face width to look for, in pixels")
     max_width: int = setting(320, int_range(160, 3840),
                              "haar: frames wider than this are scaled down first (320 = as fast as the stock cascade)")
@@ -167,7 +170,12 @@ class DetectionSection:
 class DecisionSection:
     window_frames: int = setting(5, int_range(1, 60), "Frames a decision is built from")
     min_votes: int = setting(3, int_range(1, 60), "Agreeing frames needed within the window")
-    min_score: float = setting(0.6, number_range(0.0, 1.0), "Frames below this confidence do not vote")
+    min_score: float = setting(0.6, number_range(0.0, 1.0),
+                               "Frames whose no-mask label is below this confidence do not vote (a mask vote needs mask_threshold)")
+    mask_threshold: float = setting(0.0, number_range(0.0, 0.999),
+                                    "P(with_mask) needed for a mask vote; 0 = the model card's (main.py calibrate sets a site's own)")
+    decide_within_s: float = setting(2.0, number_range(0.3, 60),
+                                     "A visitor without a confident majority by then is denied as uncertain (fail safe)")
     hold_s: float = setting(3.0, number_range(0.0, 600), "How long a decision stays on screen at least")
     leave_after_s: float = setting(1.0, number_range(0.1, 60), "No face for this long means the person left")
     no_mask_policy: str = setting("hard", one_of("hard", "soft"), "hard: deny without mask; soft: allow and log")
@@ -179,6 +187,7 @@ class UiSection:
     sound: bool = setting(True, boolean, "Ring the bell when access is denied")
     popup: bool = setting(True, boolean, "Raise the staff warning popup on a denial")
     admin_key: str = setting("<Control-a>", text(False), "Tk key binding that opens the admin panel")
+    language: str = setting("en", one_of(*UI_LANGUAGES), "Language of what the visitor reads: en or fr")
 
 
 @dataclass(frozen=True)
@@ -191,7 +200,8 @@ class EmailSection:
     sender: str = setting("kiosk@example.org", email_address(False), "From address")
     recipients: list = setting([], email_list, "Administrator addresses")
     timeout_s: float = setting(10.0, number_range(1, 300), "SMTP connection timeout")
-    notify_on: list = setting(["denied"], event_kinds, "Which decisions send an alert")
+    notify_on: list = setting(["denied", "uncertain"], event_kinds,
+                              "Which decisions send an alert (uncertain: denied because no confident decision came in time)")
     cooldown_s: float = setting(60.0, number_range(0, 86400), "An alert this soon after the previous one gets no email of its own; it rides along in the next")
     hourly_cap: int = setting(20, int_range(1, 10000), "Alert emails per rolling hour; beyond it waiting alerts go out together as one digest")
     report_time: str = setting("", clock_time, 'Email the daily report at this time ("HH:MM"), "" for never')
@@ -300,6 +310,37 @@ def load_config(path: Optional[Path] = None) -> Config:
         return build_config(data, source_path=str(path))
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+
+
+def write_setting(path: Path, section: str, key: str, value: float) -> Config:
+    """Set ``[section] key = value`` in the config file at ``path`` (created when missing), keeping
+    every other line and comment as written; the result is validated before it replaces the file."""
+    path = Path(path)
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    setting_line = f"{key} = {value!r}"
+    header = re.compile(rf"^\s*\[\s*{re.escape(section)}\s*\]\s*(#.*)?$")
+    start = next((i for i, line in enumerate(lines) if header.match(line)), None)
+    if start is None:
+        lines += ([""] if lines and lines[-1].strip() else []) + [f"[{section}]", setting_line]
+    else:
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")), len(lines))
+        existing = next((i for i in range(start + 1, end) if re.match(rf"^\s*{re.escape(key)}\s*=", lines[i])), None)
+        if existing is None:
+            lines.insert(start + 1, setting_line)
+        else:
+            lines[existing] = setting_line
+    text_out = "\n".join(lines) + "\n"
+    try:
+        cfg = build_config(tomllib.loads(text_out), source_path=str(path))
+    except (tomllib.TOMLDecodeError, ConfigError) as exc:
+        raise ConfigError(f"{path}: cannot set [{section}] {key}: {exc}") from None
+    staging = path.with_name(path.name + ".new")
+    try:
+        staging.write_text(text_out, encoding="utf-8")
+        staging.replace(path)
+    except OSError as exc:
+        raise ConfigError(f"cannot write config file {path}: {exc.strerror}") from None
+    return cfg
 
 
 def with_overrides(cfg: Config, overrides: dict[str, Any]) -> Config:

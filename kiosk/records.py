@@ -34,7 +34,7 @@ class DecisionEvent:
 
     time: datetime  # timezone-aware, local time of the decision
     kiosk_id: str
-    decision: str  # "granted" | "denied"
+    decision: str  # "granted" | "denied" | "uncertain" (denied: no confident decision in time)
     label: str  # label of the deciding face
     score: float  # confidence of that label
     faces: int  # faces in the deciding frame
@@ -81,6 +81,14 @@ class StoredEvent:
     def as_dict(self) -> dict[str, Any]:
         """Column name to value, for tabular outputs (CSV)."""
         return asdict(self)
+
+
+DENIALS = frozenset({"denied", "uncertain"})  # decisions that keep the door closed and alert staff
+
+
+def is_denial(decision: str) -> bool:
+    """An uncertain visitor is denied like one without a mask: fail secure."""
+    return decision in DENIALS
 
 
 class DecisionSink(Protocol):

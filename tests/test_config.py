@@ -157,3 +157,12 @@ def test_bad_command_line_value_is_one_line_with_exit_2(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip() == (
         "error: [kiosk] id = \"no spaces allowed\": must be 1-64 letters, digits, '.', '_' or '-'")
+
+
+def test_every_ui_language_has_every_message():
+    from kiosk.config import UI_LANGUAGES
+    from kiosk.ui.messages import MESSAGES
+
+    assert set(MESSAGES) == set(UI_LANGUAGES)
+    for language in UI_LANGUAGES:
+        assert set(MESSAGES[language]) == set(MESSAGES["en"]), language

@@ -190,6 +190,11 @@ class ImageFolderSource(FrameSource):
     def is_open(self) -> bool:
         return bool(self._files)
 
+    @property
+    def seconds_per_picture(self) -> float:
+        """Media time from one picture's first frame to the next one's (shown, then the gap)."""
+        return self._per_picture / self.fps
+
     def open(self) -> None:
         self._files = list(iter_media_files([self.folder], IMAGE_EXTENSIONS))
         if not self._files:

@@ -1,9 +1,14 @@
-"""Access decisions built from several frames: WAITING -> CHECKING -> GRANTED / DENIED.
+"""Access decisions built from several frames: WAITING -> CHECKING -> GRANTED / DENIED / UNCERTAIN.
 
 A single frame is noisy (a blink, a turned head, motion blur), so the verdict is a majority of
 the last ``window_frames`` confident votes. A decision is an *episode*: one ``DecisionEvent`` when
 it is reached, a new one only when the person changes (the majority flips, e.g. a mask is put
 on) or leaves and someone else arrives. Standing denied for a minute is still one event.
+
+Fail safe: a visitor who has no confident majority within ``decide_within_s`` of arriving is
+denied as UNCERTAIN (door closed, recorded, alerted if configured); a confident verdict later in
+the same visit (a mask put on properly) still decides. While checking, ``hint`` says what would
+help: look at the camera, or adjust the mask.
 
 Pure logic: time is passed in (``now`` in seconds on any monotonic clock), so the engine is
 unit-tested without sleeping and replays a video file by its own timestamps.
@@ -25,6 +30,9 @@ from kiosk.records import DecisionEvent, FaceResult
 
 MASK = "mask"
 NO_MASK = "no_mask"
+UNCERTAIN = "uncertain"
+HINT_LOOK = "look_at_camera"  # no confident vote yet: a turned head, an ear, motion blur
+HINT_ADJUST = "adjust_mask"  # the newest votes see a badly worn mask
 SOFT_POLICY_NOTE = "soft policy: allowed without mask"
 
 
@@ -33,6 +41,7 @@ class DecisionState(str, enum.Enum):
     CHECKING = "checking"  # a face is there, not enough evidence yet
     GRANTED = "granted"
     DENIED = "denied"
+    UNCERTAIN = "uncertain"  # denied: no confident decision within decide_within_s
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,7 @@ class DecisionStep:
 
     state: DecisionState
     event: Optional[DecisionEvent] = None
+    hint: str = ""  # while CHECKING: HINT_LOOK or HINT_ADJUST, else ""
 
 
 @dataclass(frozen=True)
@@ -81,7 +91,8 @@ class DecisionEngine:
         self._window: deque[_Vote] = deque(maxlen=cfg.window_frames)
         self._present = False  # a person is in front of the kiosk (current episode)
         self._last_face_at: Optional[float] = None
-        self._episode_verdict: Optional[str] = None  # MASK / NO_MASK decided in this episode
+        self._episode_verdict: Optional[str] = None  # MASK / NO_MASK / UNCERTAIN decided in this episode
+        self._episode_started_at = 0.0
         self._shown: Optional[DecisionState] = None  # last decision shown, kept for ``hold_s``
         self._decided_at: Optional[float] = None
         self.state = DecisionState.WAITING
@@ -96,11 +107,22 @@ class DecisionEngine:
             return MASK
         return NO_MASK
 
+    def _confident(self, face: FaceResult) -> bool:
+        """A with_mask label already passed the mask threshold; other labels need ``min_score``."""
+        return face.label == WITH_MASK or face.score >= self.cfg.min_score
+
     def _vote(self, results: Sequence[FaceResult], frame: Optional[np.ndarray]) -> _Vote:
         face = deciding_face(results)
         assert face is not None
-        category = self.category_of(face.label) if face.score >= self.cfg.min_score else None
+        category = self.category_of(face.label) if self._confident(face) else None
         return _Vote(category, face, len(results), frame)
+
+    def _hint(self) -> str:
+        """What the visitor could do while no decision is shown."""
+        newest = list(self._window)[-self.cfg.min_votes:]
+        if any(v.face.label == WITH_INCORRECT_MASK for v in newest):
+            return HINT_ADJUST
+        return HINT_LOOK
 
     def _verdict(self) -> Optional[str]:
         """The category with at least ``min_votes`` votes and more than any other, if any."""
@@ -118,8 +140,9 @@ class DecisionEngine:
     def _holding(self, now: float) -> bool:
         return self._decided_at is not None and now - self._decided_at < self.cfg.hold_s
 
-    def _start_episode(self) -> None:
+    def _start_episode(self, now: float) -> None:
         self._present = True
+        self._episode_started_at = now
         self._window.clear()
         self._episode_verdict = None
 
@@ -129,11 +152,16 @@ class DecisionEngine:
         self._episode_verdict = None
 
     def _decide(self, verdict: str, now: float) -> DecisionEvent:
-        evidence = next(v for v in reversed(self._window) if v.category == verdict)
-        granted = verdict == MASK or self.cfg.no_mask_policy == "soft"
-        note = SOFT_POLICY_NOTE if verdict == NO_MASK and granted else ""
+        if verdict == UNCERTAIN:
+            evidence = self._window[-1]
+            self._shown = DecisionState.UNCERTAIN
+            note = ""
+        else:
+            evidence = next(v for v in reversed(self._window) if v.category == verdict)
+            granted = verdict == MASK or self.cfg.no_mask_policy == "soft"
+            note = SOFT_POLICY_NOTE if verdict == NO_MASK and granted else ""
+            self._shown = DecisionState.GRANTED if granted else DecisionState.DENIED
         self._episode_verdict = verdict
-        self._shown = DecisionState.GRANTED if granted else DecisionState.DENIED
         self._decided_at = now
         return DecisionEvent(
             time=self._event_time(now),
@@ -152,7 +180,7 @@ class DecisionEngine:
         """Feed one analysed frame (or no frame: ``results=[]`` while the camera is away)."""
         if results:
             if not self._present:
-                self._start_episode()
+                self._start_episode(now)
             self._last_face_at = now
             self._window.append(self._vote(results, frame))
         elif self._present and self._last_face_at is not None and now - self._last_face_at >= self.cfg.leave_after_s:
@@ -163,6 +191,9 @@ class DecisionEngine:
             verdict = self._verdict()
             if verdict is not None and verdict != self._episode_verdict:
                 event = self._decide(verdict, now)
+            elif (verdict is None and self._episode_verdict is None and self._window
+                  and now - self._episode_started_at >= self.cfg.decide_within_s):
+                event = self._decide(UNCERTAIN, now)  # fail safe: no confident majority in time
 
         if self._holding(now) and self._shown is not None:
             self.state = self._shown
@@ -172,4 +203,5 @@ class DecisionEngine:
             self.state = DecisionState.CHECKING
         else:
             self.state = DecisionState.WAITING
-        return DecisionStep(self.state, event)
+        hint = self._hint() if self.state == DecisionState.CHECKING and self._window else ""
+        return DecisionStep(self.state, event, hint)

@@ -53,6 +53,7 @@ class FrameUpdate:
     analysis_fps: float
     frame_index: int
     captured_at: float = 0.0  # time.monotonic() when the frame was read (0 for status-only updates)
+    hint: str = ""  # while checking: what would help the visitor (kiosk.door.decision HINT_*), else ""
 
 
 class _PreviewSlot(LatestSlot[CapturedFrame]):
@@ -88,7 +89,9 @@ class KioskRuntime:
         self.frames = _PreviewSlot(self._preview) if self.preview else LatestSlot[CapturedFrame]()
         self.capture = CaptureThread(source, self.frames, offline_after_s=cfg.camera.offline_after_s,
                                      reconnect_max_s=cfg.camera.reconnect_max_s, lossless=lossless)
-        event_time = media_clock(datetime.now().astimezone()) if self.media_clock else wall_clock
+        # a replay's events are stamped media_origin + media time, so the same file gives the same times
+        self.media_origin = datetime.now().astimezone()
+        event_time = media_clock(self.media_origin) if self.media_clock else wall_clock
         self.engine = DecisionEngine(cfg.decision, cfg.kiosk.id, event_time=event_time)
         self.model_name = f"{analyzer.classifier.name} · {analyzer.detector.name}"
         self.frames_analyzed = 0
@@ -106,6 +109,7 @@ class KioskRuntime:
         self._last_results: list[FaceResult] = []
         self._last_results_at = 0.0
         self._shown_state = DecisionState.WAITING  # the state of the newest update published
+        self._hint = ""  # the engine's newest hint (analysis thread), shown with CHECKING
         self._publish_lock = threading.Lock()  # capture and analysis threads both publish
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -171,7 +175,9 @@ class KioskRuntime:
         self._rate.tick()
         self._last_frame, self._last_index = item.image, item.index
         self._last_results, self._last_results_at = results, time.monotonic()
-        if not self.preview or step.event is not None or step.state != self._shown_state:
+        hint_changed = step.hint != self._hint
+        self._hint = step.hint
+        if not self.preview or step.event is not None or step.state != self._shown_state or hint_changed:
             self._publish(item.image, results, step.state, step.event, self.capture.status, item.index,
                           item.captured_at)
 
@@ -228,7 +234,8 @@ class KioskRuntime:
             shown = self._shown_state if state is None else state
             update = FrameUpdate(frame=frame, results=list(results), state=shown, decision=decision,
                                  source_label=self.source.label, source_state=source_state, status_text=status.text,
-                                 analysis_fps=round(self._rate.rate, 1), frame_index=index, captured_at=captured_at)
+                                 analysis_fps=round(self._rate.rate, 1), frame_index=index, captured_at=captured_at,
+                                 hint=self._hint if shown == DecisionState.CHECKING else "")
             self._put_latest(update)
             self._shown_state = shown
             self._last_published = (status.state, status.text)

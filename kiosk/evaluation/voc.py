@@ -105,22 +105,3 @@ def iter_scenes(folder: Path) -> Iterator[Scene]:
             log.warning("skipped: %s: its image %s is not in %s", xml_path.name, filename or xml_path.stem, images_dir)
             continue
         yield Scene(photo_id=image_path.stem, image_path=image_path, faces=tuple(faces))
-
-
-def write_annotation(path: Path, image_name: str, size: tuple[int, int], faces: list[AnnotatedFace]) -> None:
-    """Write a minimal VOC file (used to make small annotated sets, e.g. from a kiosk's own photos)."""
-    root = ET.Element("annotation")
-    ET.SubElement(root, "filename").text = image_name
-    size_el = ET.SubElement(root, "size")
-    ET.SubElement(size_el, "width").text = str(size[0])
-    ET.SubElement(size_el, "height").text = str(size[1])
-    ET.SubElement(size_el, "depth").text = "3"
-    for face in faces:
-        obj = ET.SubElement(root, "object")
-        ET.SubElement(obj, "name").text = face.label
-        ET.SubElement(obj, "difficult").text = "1" if face.difficult else "0"
-        bnd = ET.SubElement(obj, "bndbox")
-        x, y, w, h = face.box
-        for tag, value in (("xmin", x), ("ymin", y), ("xmax", x + w), ("ymax", y + h)):
-            ET.SubElement(bnd, tag).text = str(int(value))
-    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=False)

@@ -20,7 +20,7 @@ from kiosk.events.store import EventStore
 from kiosk.events.table import write_csv
 from kiosk.events.mailer import MAX_INLINE_THUMBNAILS, Email, events_table, inline_image, message_id
 from kiosk.events.snapshots import thumbnail_png
-from kiosk.records import StoredEvent
+from kiosk.records import StoredEvent, is_denial
 
 THUMBNAIL_PX = 96
 
@@ -37,8 +37,8 @@ class ReportFiles:
 
 
 def hourly_counts(events: list[StoredEvent]) -> dict[str, list[int]]:
-    """Decisions per hour of the (local) day: {"granted": [24 ints], "denied": [24 ints]}."""
-    counts = {"granted": [0] * 24, "denied": [0] * 24}
+    """Decisions per hour of the (local) day: {"granted": [24 ints], "denied": [...], "uncertain": [...]}."""
+    counts = {"granted": [0] * 24, "denied": [0] * 24, "uncertain": [0] * 24}
     for event in events:
         hour = datetime.fromisoformat(event.time).hour
         counts.setdefault(event.decision, [0] * 24)[hour] += 1
@@ -51,6 +51,8 @@ def draw_chart(counts: dict[str, list[int]], day: date, path: Path) -> None:
     hours = list(range(24))
     axes.bar(hours, counts["granted"], color="#2e9e44", label="granted")
     axes.bar(hours, counts["denied"], bottom=counts["granted"], color="#d62728", label="denied")
+    below = [g + d for g, d in zip(counts["granted"], counts["denied"])]
+    axes.bar(hours, counts["uncertain"], bottom=below, color="#ff9f1c", label="uncertain (denied)")
     axes.set_xticks(hours)
     axes.set_xlim(-0.6, 23.6)
     axes.set_xlabel("hour")
@@ -94,12 +96,13 @@ def build_report(store: EventStore, day: date, out_dir: Path, kiosk_id: str, pri
     draw_chart(counts, day, chart)
     with open(csv_path, "w", encoding="utf-8", newline="") as out:
         write_csv(events, out)
-    granted, denied = sum(counts["granted"]), sum(counts["denied"])
-    denials = [e for e in events if e.decision == "denied"]
+    denials = [e for e in events if is_denial(e.decision)]
+    granted, denied, uncertain = sum(counts["granted"]), len(denials), sum(counts["uncertain"])
     page = (
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Kiosk {html.escape(kiosk_id)} {day}</title></head><body>"
         f"<h1>Daily report: kiosk {html.escape(kiosk_id)}, {day.isoformat()}</h1>"
-        f"<p><b>{granted}</b> granted, <b>{denied}</b> denied, {len(events)} decisions in total.</p>"
+        f"<p><b>{granted}</b> granted, <b>{denied}</b> denied ({uncertain} of them uncertain: no confident"
+        f" decision in time), {len(events)} decisions in total.</p>"
         f"<img alt='decisions per hour' src='{chart.name}'/>"
         f"<h2>Denials</h2>{_denials_html(denials, privacy)}"
         f"<p>Every event: <a href='{csv_path.name}'>{csv_path.name}</a></p></body></html>"

@@ -19,7 +19,7 @@ from kiosk.events.alert_sender import AlertSender
 from kiosk.config import Config
 from kiosk.events.store import EventStore
 from kiosk.events.mailer import Email, Mailer
-from kiosk.records import DecisionEvent
+from kiosk.records import DecisionEvent, is_denial
 from kiosk.events.snapshots import SnapshotStore
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ class EventServices:
         self._day = _today()
         counts = self.store.decision_counts(self._day)
         self._granted = counts.get("granted", 0)
-        self._denied = counts.get("denied", 0)
+        self._denied = sum(n for decision, n in counts.items() if is_denial(decision))
         self._pending = self._waiting(self.store.outbox_counts())
         self._last_storage_error: Optional[str] = None
         self._storage_errors = 0
@@ -100,7 +100,7 @@ class EventServices:
             if event.time.astimezone().date() == self._day:
                 if event.decision == "granted":
                     self._granted += 1
-                elif event.decision == "denied":
+                elif is_denial(event.decision):
                     self._denied += 1
             if outbox_id is not None and not repeat:
                 self._pending += 1

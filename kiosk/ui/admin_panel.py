@@ -17,6 +17,7 @@ from tkinter import ttk
 from typing import TYPE_CHECKING, Any, Optional
 
 from kiosk.events.snapshots import thumbnail_png
+from kiosk.records import is_denial
 
 if TYPE_CHECKING:  # pragma: no cover
     from kiosk.events.services import EventServices
@@ -122,7 +123,7 @@ class AdminPanel:
     def _show(self, data: dict[str, Any]) -> None:
         events, outbox, state = data["events"], data["outbox"], data["status"]
         granted = sum(1 for e in events if e.decision == "granted")
-        denied = sum(1 for e in events if e.decision == "denied")
+        denied = sum(1 for e in events if is_denial(e.decision))
         email = "email off" if not state["email_enabled"] else (
             f"outbox: {outbox['pending']} pending, {outbox['sending']} sending, {outbox['sent']} sent, "
             f"{outbox['repeats']} cooldown repeats (go with the next alert)")

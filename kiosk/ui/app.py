@@ -33,7 +33,7 @@ from kiosk import PRODUCT_NAME
 from kiosk.config import Config
 from kiosk.errors import KioskError
 from kiosk.door.rate_meter import RateMeter
-from kiosk.records import DecisionEvent
+from kiosk.records import DecisionEvent, is_denial
 from kiosk.ui.banner import Banner, state_name
 from kiosk.ui.popup import DenialPopup
 from kiosk.ui.process_stats import process_age_s
@@ -94,7 +94,7 @@ class KioskWindow:
 
         self.status_bar = StatusBar(root)
         self.status_bar.pack(side="bottom", fill="x")
-        self.banner = Banner(root)
+        self.banner = Banner(root, cfg.ui.language)
         self.banner.pack(side="bottom", fill="x")
         self.video = VideoView(root)
         self.video.canvas.pack(side="top", fill="both", expand=True)
@@ -181,13 +181,12 @@ class KioskWindow:
     def handle_decision(self, event: DecisionEvent) -> None:
         """A new decision episode: count it, mark a soft grant, raise the popup on a denial."""
         self.decisions_seen += 1
-        if event.decision in self.local_counts:
-            self.local_counts[event.decision] += 1
+        self.local_counts["denied" if is_denial(event.decision) else "granted"] += 1
         self._soft_grant = event.decision == "granted" and bool(event.policy_note)
         self._services_at = self._status_at = float("-inf")  # today's counts change now: refresh at once
-        if event.decision == "denied" and self.cfg.ui.popup:
+        if is_denial(event.decision) and self.cfg.ui.popup:
             self.popup.show(event)
-        elif event.decision == "denied" and self.cfg.ui.sound:
+        elif is_denial(event.decision) and self.cfg.ui.sound:
             self.root.bell()
 
     def show_update(self, update: "FrameUpdate") -> None:
@@ -199,7 +198,7 @@ class KioskWindow:
         state = state_name(update.state)
         if state != "granted":
             self._soft_grant = False
-        self.banner.show(state, soft_grant=self._soft_grant)
+        self.banner.show(state, soft_grant=self._soft_grant, hint=update.hint)
         covered = update.source_state in OVERLAY_STATES
         self.video.set_message((update.status_text or update.source_state.upper()) if covered else "")
         if previous is None:

@@ -1,9 +1,10 @@
 """The large access banner under the live view: what the person at the door reads.
 
-Four looks, one per decision state: neutral WAITING, amber CHECKING, green ACCESS GRANTED,
-red ACCESS DENIED. A soft-policy grant (allowed without a mask, logged) keeps the green look and
-says so on its second line. Font sizes follow the window width so the text stays readable from
-a few metres away on any screen.
+One look per decision state: neutral WAITING, amber CHECKING (with a hint: look at the camera,
+adjust the mask), green ACCESS GRANTED, red ACCESS DENIED (no mask, or mask not confirmed in
+time). A soft-policy grant (allowed without a mask, logged) keeps the green look and says so on
+its second line. The words come from ``kiosk.ui.messages`` in the configured language. Font sizes
+follow the window width so the text stays readable from a few metres away on any screen.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import tkinter as tk
 import tkinter.font as tkfont
 from dataclasses import dataclass
 from typing import Any
+
+from kiosk.ui.messages import message
 
 
 @dataclass(frozen=True)
@@ -22,13 +25,34 @@ class BannerLook:
     foreground: str
 
 
-WAITING_LOOK = BannerLook("WAITING", "Please step up to the camera", "#37474f", "#ffffff")
-CHECKING_LOOK = BannerLook("CHECKING…", "Please look at the camera", "#f9a825", "#212121")
-GRANTED_LOOK = BannerLook("ACCESS GRANTED", "Thank you for wearing a mask", "#1b7f3a", "#ffffff")
-DENIED_LOOK = BannerLook("ACCESS DENIED", "PLEASE WEAR A MASK", "#c62828", "#ffffff")
-SOFT_GRANT_DETAIL = "mask required, logged"
+COLOURS = {  # background, foreground
+    "waiting": ("#37474f", "#ffffff"),
+    "checking": ("#f9a825", "#212121"),
+    "granted": ("#1b7f3a", "#ffffff"),
+    "denied": ("#c62828", "#ffffff"),
+    "uncertain": ("#c62828", "#ffffff"),
+}
+CHECKING_HINT = "hint.look_at_camera"  # what CHECKING says when the engine gives no hint
 
-LOOKS = {"waiting": WAITING_LOOK, "checking": CHECKING_LOOK, "granted": GRANTED_LOOK, "denied": DENIED_LOOK}
+
+def look_of(name: str, language: str = "en", hint: str = "", soft_grant: bool = False) -> BannerLook:
+    """The banner for state ``name`` ("waiting", "checking", "granted", "denied", "uncertain")."""
+    if name not in COLOURS:
+        name = "waiting"
+    if name == "checking":
+        detail_key = f"hint.{hint}" if hint else CHECKING_HINT
+    elif name == "granted" and soft_grant:
+        detail_key = "granted.soft"
+    else:
+        detail_key = f"{name}.detail"
+    return BannerLook(message(name, language), message(detail_key, language), *COLOURS[name])
+
+
+WAITING_LOOK = look_of("waiting")
+CHECKING_LOOK = look_of("checking")
+GRANTED_LOOK = look_of("granted")
+DENIED_LOOK = look_of("denied")
+UNCERTAIN_LOOK = look_of("uncertain")
 
 
 def state_name(state: Any) -> str:
@@ -39,8 +63,9 @@ def state_name(state: Any) -> str:
 class Banner(tk.Frame):
     """Two lines of large text on a full-width coloured band."""
 
-    def __init__(self, master: tk.Misc) -> None:
+    def __init__(self, master: tk.Misc, language: str = "en") -> None:
         super().__init__(master, bg=WAITING_LOOK.background)
+        self.language = language
         self._headline_font = tkfont.Font(master, family="DejaVu Sans", size=-48, weight="bold")
         self._detail_font = tkfont.Font(master, family="DejaVu Sans", size=-24, weight="bold")
         self._headline = tk.Label(self, font=self._headline_font, pady=4)
@@ -49,7 +74,7 @@ class Banner(tk.Frame):
         self._detail.pack(fill="x", padx=12, pady=(0, 12))
         self._state = ""
         self._look = WAITING_LOOK
-        self._apply(WAITING_LOOK, "waiting")
+        self._apply(look_of("waiting", language), "waiting")
         self.bind("<Configure>", self._on_resize)
 
     @property
@@ -65,12 +90,11 @@ class Banner(tk.Frame):
     def background(self) -> str:
         return str(self._headline.cget("bg"))
 
-    def show(self, state: Any, soft_grant: bool = False) -> None:
-        """Show ``state``; ``soft_grant`` marks a grant made without a mask under the soft policy."""
+    def show(self, state: Any, soft_grant: bool = False, hint: str = "") -> None:
+        """Show ``state``; ``soft_grant`` marks a grant made without a mask under the soft policy,
+        ``hint`` (while checking) what would help the visitor."""
         name = state_name(state)
-        look = LOOKS.get(name, WAITING_LOOK)
-        if name == "granted" and soft_grant:
-            look = BannerLook(look.headline, SOFT_GRANT_DETAIL, look.background, look.foreground)
+        look = look_of(name, self.language, hint, soft_grant)
         if look != self._look or name != self._state:  # reconfigure only on change: cheap at 30 fps
             self._apply(look, name)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -43,7 +43,8 @@ def _make_interpreter(model_path: Path):
 class MaskClassifier:
     """Classifies face crops as the model card's classes, in one batched call per frame."""
 
-    def __init__(self, model_dir: Path = DEFAULT_MODEL_DIR) -> None:
+    def __init__(self, model_dir: Path = DEFAULT_MODEL_DIR, mask_threshold: Optional[float] = None) -> None:
+        """``mask_threshold`` overrides the card's (a site calibrated with ``main.py calibrate``)."""
         model_dir = Path(model_dir)
         try:
             self.card = read_model_card(model_dir)
@@ -73,6 +74,7 @@ class MaskClassifier:
         self._batch_size = int(self._input["shape"][0])
         self._lock = threading.Lock()  # one interpreter is not safe to call from two threads at once
         self.mask_index = self.spec.classes.index(WITH_MASK)
+        self.mask_threshold = self.spec.mask_threshold if mask_threshold is None else float(mask_threshold)
         log.info("loaded model %s (%s, %dpx)", self.model_path.name, "/".join(self.spec.classes), self.spec.input_size)
 
     @property
@@ -99,11 +101,12 @@ class MaskClassifier:
     def label_of(self, probabilities: np.ndarray) -> tuple[str, float, float]:
         """(label, confidence of that label, P(with_mask)) for one row of probabilities.
 
-        The label is ``with_mask`` exactly when P(with_mask) reaches the card's threshold;
+        The label is ``with_mask`` exactly when P(with_mask) reaches the threshold (the card's,
+        or the site's override);
         otherwise the most likely of the other classes.
         """
         mask_p = float(probabilities[self.mask_index])
-        if mask_p >= self.spec.mask_threshold:
+        if mask_p >= self.mask_threshold:
             return WITH_MASK, mask_p, mask_p
         others = [i for i in range(len(self.spec.classes)) if i != self.mask_index]
         best = max(others, key=lambda i: probabilities[i])

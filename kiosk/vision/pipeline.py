@@ -50,7 +50,7 @@ def build_analyzer(cfg, video: bool = False) -> FrameAnalyzer:
     the detector then re-finds known faces in their region and scans whole frames only now and then,
     and with ``idle_rescan_every`` > 1 an empty, unchanging picture is not rescanned every frame.
     """
-    classifier = MaskClassifier(cfg.resolve_path(cfg.model.dir))
+    classifier = MaskClassifier(cfg.resolve_path(cfg.model.dir), mask_threshold=cfg.decision.mask_threshold or None)
     detector = build_detector(cfg.detection)
     if video and cfg.detection.tracking:
         from kiosk.vision.detection.tracking import RegionTrackingDetector

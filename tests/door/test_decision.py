@@ -8,7 +8,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from kiosk.config import DecisionSection
-from kiosk.door.decision import SOFT_POLICY_NOTE, DecisionEngine, DecisionState, deciding_face, media_clock
+from kiosk.door.decision import (HINT_ADJUST, HINT_LOOK, SOFT_POLICY_NOTE, DecisionEngine, DecisionState, deciding_face,
+                                 media_clock)
 from kiosk.records import FaceResult
 
 FPS = 25.0
@@ -71,7 +72,7 @@ def test_standing_denied_for_a_minute_gives_exactly_one_event():
 
 
 def test_low_confidence_frames_do_not_vote():
-    clock = Clock(engine(min_score=0.6))
+    clock = Clock(engine(min_score=0.6, decide_within_s=60))
     assert clock.run(5, [face("without_mask", score=0.55)]) == DecisionState.CHECKING
     assert clock.events == []
     assert clock.run(1, [face("without_mask", score=0.65)]) == DecisionState.DENIED
@@ -177,3 +178,44 @@ def test_a_change_held_back_by_the_hold_is_decided_when_the_hold_ends_even_betwe
     assert [e.decision for e in clock.events] == ["denied"]
     step = clock.engine.update([], 3.2)  # no new frame, the hold is over, the person is still there
     assert step.state == DecisionState.GRANTED and step.event is not None and step.event.label == "with_mask"
+
+
+def test_no_confident_majority_in_time_is_denied_as_uncertain_exactly_once():
+    clock = Clock(engine(decide_within_s=2.0, min_score=0.6))
+    assert clock.run(1.9, [face("without_mask", score=0.5)]) == DecisionState.CHECKING
+    assert clock.events == []
+    assert clock.run(8, [face("without_mask", score=0.5)]) == DecisionState.UNCERTAIN
+    assert [e.decision for e in clock.events] == ["uncertain"]
+    assert clock.events[0].time == ORIGIN + timedelta(seconds=2.0)  # at decide_within_s, not later
+    assert clock.events[0].label == "without_mask"
+
+
+def test_votes_that_disagree_are_uncertain_then_a_clear_mask_still_decides():
+    eng = engine(window_frames=4, min_votes=3, decide_within_s=2.0)
+    clock = Clock(eng)
+    flipping = [[face("with_mask")], [face("without_mask")]]
+    for i in range(round(2.5 * FPS)):  # a hand over the face: the votes split 2 / 2
+        step = eng.update(flipping[i % 2], clock.t)
+        if step.event is not None:
+            clock.events.append(step.event)
+        clock.t += 1 / FPS
+    assert [e.decision for e in clock.events] == ["uncertain"]
+    assert clock.run(4, [face("with_mask")]) == DecisionState.GRANTED  # the mask is now clear
+    assert [e.decision for e in clock.events] == ["uncertain", "granted"]
+
+
+def test_a_mask_vote_needs_only_the_mask_threshold_the_classifier_applied():
+    # a site calibrated to a threshold below min_score: its with_mask labels still vote
+    clock = Clock(engine(min_score=0.6))
+    assert clock.run(1, [face("with_mask", score=0.55)]) == DecisionState.GRANTED
+
+
+def test_checking_hints_what_would_help():
+    eng = engine(decide_within_s=60, min_score=0.9)
+    assert eng.update([face("without_mask", score=0.5)], 0.0).hint == HINT_LOOK
+    assert eng.update([face("with_incorrect_mask", score=0.5)], 0.04).hint == HINT_ADJUST
+    assert eng.update([], 0.08).hint == HINT_ADJUST  # still there, still checking
+    eng = engine()
+    eng.update([face("without_mask")], 0.0)
+    eng.update([face("without_mask")], 0.04)
+    assert eng.update([face("without_mask")], 0.08).hint == ""  # decided: no hint

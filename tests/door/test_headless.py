@@ -46,7 +46,7 @@ def decisions_of(stdout: str) -> list[dict]:
     lines = [json.loads(line) for line in stdout.splitlines()]
     for line in lines:
         assert set(line) == JSON_KEYS
-        assert line["decision"] in ("granted", "denied")
+        assert line["decision"] in ("granted", "denied", "uncertain")
         assert 0.0 <= line["score"] <= 1.0 and isinstance(line["faces"], int)
     return lines
 
@@ -57,6 +57,7 @@ def test_headless_prints_denied_then_granted_for_a_door_video(video, config_file
                           capture_output=True, text=True, timeout=240, cwd=PROJECT_ROOT)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
+    assert "blazeface-short+tracking" in done.stderr  # the default detector, tracking on video
     lines = decisions_of(done.stdout)
     assert [(d["decision"], d["label"], d["faces"]) for d in lines] == [
         ("denied", "without_mask", 1), ("granted", "with_mask", 1)], done.stdout
@@ -153,3 +154,31 @@ def test_a_gone_reader_is_reported_once_and_decisions_are_still_recorded(video, 
     events = subprocess.run(main_command("events", "--all", "--csv", "--config", str(config_file)),
                             capture_output=True, text=True, timeout=60, cwd=PROJECT_ROOT)
     assert [row["decision"] for row in csv.DictReader(io.StringIO(events.stdout))] == ["denied", "granted"]
+
+
+def test_a_visitor_the_kiosk_cannot_judge_is_denied_as_uncertain_in_time(tmp_path, model_dir):
+    """The fail-safe rule end to end: a generated ambiguous visitor (a hand over the mouth: every
+    other frame shows the mask, every other the bare face) never gets a confident majority, so the
+    kiosk denies within decide_within_s and records the event as uncertain."""
+    from kiosk.camera.video_io import VideoWriter
+    from tools.measure_window import door_frame
+
+    fps = 10
+    with VideoWriter(tmp_path / "ambiguous.mp4", fps=fps) as writer:
+        for i in range(fps):  # 1 s of nobody
+            writer.write(door_frame("empty", SIZE, 0.5))
+        for i in range(4 * fps):
+            writer.write(door_frame("masked" if i % 2 else "unmasked", SIZE, 0.5))
+    config = tmp_path / "kiosk.toml"
+    config.write_text(f'[storage]\ndatabase = "{tmp_path / "events.sqlite3"}"\nsnapshots = "{tmp_path / "snaps"}"\n'
+                      "[decision]\nwindow_frames = 4\nmin_votes = 3\ndecide_within_s = 2.0\n", encoding="utf-8")
+    done = subprocess.run(main_command("run", "--headless", "--source", str(writer.path), "--config", str(config),
+                                       "--model", str(model_dir)),
+                          capture_output=True, text=True, timeout=240, cwd=PROJECT_ROOT)
+    assert done.returncode == 0, done.stderr
+    lines = decisions_of(done.stdout)
+    assert [d["decision"] for d in lines] == ["uncertain"], done.stdout
+    events = subprocess.run(main_command("events", "--all", "--csv", "--config", str(config)),
+                            capture_output=True, text=True, timeout=60, cwd=PROJECT_ROOT)
+    rows = list(csv.DictReader(io.StringIO(events.stdout)))
+    assert [row["decision"] for row in rows] == ["uncertain"], events.stdout

@@ -9,55 +9,14 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 
 from tests.helpers.cli import closed_pipe_run
 from kiosk import cli
 from kiosk.vision.model_spec import MODEL_CARD_NAME
-from kiosk.camera.synthetic import PORTRAIT_FACE_BOX
-from kiosk.evaluation.voc import AnnotatedFace, iter_scenes, parse_annotation, write_annotation, VocError
-
-BLANK = np.full((480, 640, 3), 120, np.uint8)
-
-
-def add_photo(folder: Path, name: str, image: np.ndarray, faces: list[AnnotatedFace]) -> None:
-    (folder / "images").mkdir(parents=True, exist_ok=True)
-    (folder / "annotations").mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(folder / "images" / f"{name}.jpg"), image)
-    write_annotation(folder / "annotations" / f"{name}.xml", f"{name}.jpg", (image.shape[1], image.shape[0]), faces)
-
-
-@pytest.fixture(scope="module")
-def scenes(tmp_path_factory, portrait, masked_portrait) -> Path:
-    folder = tmp_path_factory.mktemp("scenes")
-    add_photo(folder, "bare", portrait, [AnnotatedFace("without_mask", PORTRAIT_FACE_BOX)])
-    add_photo(folder, "masked", masked_portrait, [AnnotatedFace("with_mask", PORTRAIT_FACE_BOX)])
-    # annotated faces no detector can find on a plain frame: one large, one small (< 60 px)
-    add_photo(folder, "blank", BLANK, [AnnotatedFace("without_mask", (100, 100, 120, 140)),
-                                       AnnotatedFace("with_mask", (400, 300, 30, 36))])
-    # a bare face annotated as badly masked: correct exactly when it is not granted
-    add_photo(folder, "badmask", portrait, [AnnotatedFace("with_incorrect_mask", PORTRAIT_FACE_BOX)])
-    return folder
-
-
-@pytest.fixture(scope="module")
-def model_at_half(model_dir, tmp_path_factory) -> Path:
-    """The real trained model with its card's mask threshold set to 0.5.
-
-    The known answers below test the evaluation's counting and decision rule; they must not hinge
-    on where training put the threshold (the masked-portrait check against the shipped threshold
-    lives in test_detection.py)."""
-    folder = tmp_path_factory.mktemp("model") / "model"
-    shutil.copytree(model_dir, folder)
-    card = json.loads((folder / MODEL_CARD_NAME).read_text())
-    card["spec"]["mask_threshold"] = 0.5
-    (folder / MODEL_CARD_NAME).write_text(json.dumps(card))
-    return folder
-
+from kiosk.evaluation.voc import AnnotatedFace, iter_scenes, parse_annotation, VocError
+from tests.helpers.voc import BLANK, add_photo, write_annotation
 
 def run_json(capsys, *argv: str) -> dict:
     assert cli.main(["evaluate", *argv, "--json", "--log-level", "WARNING"]) == 0
@@ -83,7 +42,7 @@ def test_broken_annotations_and_missing_images_are_skipped_with_a_warning(tmp_pa
 
 def test_evaluation_gives_the_known_answers(scenes, model_at_half, capsys):
     report = run_json(capsys, str(scenes), "--model", str(model_at_half))
-    assert report["detector"] == "haar"
+    assert report["detector"] == "blazeface-short"  # the default detector
     everything = report["sets"]["all"]
     assert everything["photos"] == 4 and everything["faces"] == 5
     assert everything["false_detections"] == 0 and everything["precision"] == 1.0

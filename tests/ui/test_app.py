@@ -59,6 +59,7 @@ def test_demo_feed_shows_denied_then_granted(kiosk, artifacts_dir):
     assert window._icon.width() == 128  # the product icon from assets/ reached the window manager
     assert window.status_bar.text_of("state") == "DEMO"
     assert window.status_bar.text_of("source") == "demo"
+    assert "blazeface" in window.status_bar.text_of("model")  # the default detector, said to staff
     # today's counts come from the event services (the SQLite event log's in-memory tally)
     assert pump(root, lambda: window.status_bar.text_of("today") == "today: 1 granted · 1 denied", 3.0), \
         window.status_bar.text_of("today")

@@ -1,0 +1,43 @@
+"""Every sentence the visitor reads (or hears), in one table per language: never strings in widgets.
+
+``[ui] language`` picks the table; a key missing from a language falls back to English, so a new
+message can never leave the screen blank.
+"""
+
+from __future__ import annotations
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "en": {
+        "waiting": "WAITING",
+        "waiting.detail": "Please step up to the camera",
+        "checking": "CHECKING…",
+        "hint.look_at_camera": "Please look at the camera",
+        "hint.adjust_mask": "Please adjust your mask over your nose",
+        "granted": "ACCESS GRANTED",
+        "granted.detail": "Thank you for wearing a mask",
+        "granted.soft": "mask required, logged",
+        "denied": "ACCESS DENIED",
+        "denied.detail": "PLEASE WEAR A MASK",
+        "uncertain": "ACCESS DENIED",
+        "uncertain.detail": "Mask not confirmed — please ask staff",
+    },
+    "fr": {
+        "waiting": "EN ATTENTE",
+        "waiting.detail": "Veuillez vous placer devant la caméra",
+        "checking": "VÉRIFICATION…",
+        "hint.look_at_camera": "Veuillez regarder la caméra",
+        "hint.adjust_mask": "Veuillez ajuster votre masque sur le nez",
+        "granted": "ACCÈS AUTORISÉ",
+        "granted.detail": "Merci de porter un masque",
+        "granted.soft": "masque obligatoire, enregistré",
+        "denied": "ACCÈS REFUSÉ",
+        "denied.detail": "VEUILLEZ PORTER UN MASQUE",
+        "uncertain": "ACCÈS REFUSÉ",
+        "uncertain.detail": "Masque non confirmé — adressez-vous au personnel",
+    },
+}
+
+
+def message(key: str, language: str = "en") -> str:
+    """The text of ``key`` in ``language``, else in English."""
+    return MESSAGES.get(language, {}).get(key) or MESSAGES["en"][key]
