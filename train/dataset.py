@@ -25,8 +25,9 @@ log = logging.getLogger(__name__)
 REQUIRED_CLASSES = (WITH_MASK, WITHOUT_MASK)
 OPTIONAL_CLASSES = (WITH_INCORRECT_MASK,)
 
-# scenes_crops names: "<photo id>_<index>" where the photo id is a long hex hash
-_PHOTO_CROP = re.compile(r"^(?P<photo>[0-9a-f]{16,})_(?P<index>\d+)$")
+# crops of annotated photos: "<photo id>_<index>", the photo id a long hex hash (scenes_crops) or
+# the Kaggle-style "maksssksksss<N>" (scenes_b_crops); crops of one photo must share a split
+_PHOTO_CROP = re.compile(r"^(?P<photo>[0-9a-f]{16,}|maksssksksss\d+)_(?P<index>\d+)$")
 # variants of one original photo that must stay in the same split (pasted mask, "copy" duplicates)
 _VARIANT_SUFFIXES = (re.compile(r"-with-mask$"), re.compile(r"_copy(_\d+)?$"))
 

@@ -68,6 +68,9 @@ def test_optional_incorrect_mask_folder_is_a_third_class(tmp_path):
 def test_names_give_source_group_and_photo():
     photo = "00074ff93568dcf5cf54eaa4e2611f4b"
     assert describe_name(f"{photo}_3", "scenes_crops") == ("scenes_crops", f"scenes_crops/photo:{photo}", photo)
+    # scenes_b_crops: Kaggle-style photo ids; the crops of one photo share its group
+    assert describe_name("maksssksksss10_0", "scenes_b_crops") == ("scenes_b_crops", "scenes_b_crops/photo:maksssksksss10", "maksssksksss10")
+    assert describe_name("maksssksksss10_4", "scenes_b_crops")[1] == describe_name("maksssksksss10_0", "scenes_b_crops")[1]
     # a pasted-mask twin shares the group of its bare original
     assert describe_name("prajnasb_12-with-mask", "faces")[1] == describe_name("prajnasb_12", "faces")[1]
     assert describe_name("chandrikadeb7_0_0_7_copy_2", "faces")[1] == describe_name("chandrikadeb7_0_0_7", "faces")[1]
