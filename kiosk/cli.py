@@ -12,7 +12,7 @@ import importlib
 import sys
 from typing import Optional, Sequence
 
-from kiosk.logging_setup import setup_logging
+from kiosk.logging_setup import add_logging_options, setup_logging
 from kiosk.module_cli import run_command
 
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -51,7 +51,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         prog=f"main.py {name}", description=module.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    add_logging_options(parser)
     module.add_arguments(parser)
     args = parser.parse_args(rest)
     setup_logging(args.log_level)

@@ -10,13 +10,13 @@ import sys
 from typing import Callable, Optional, Sequence
 
 from kiosk.errors import KioskError
-from kiosk.logging_setup import setup_logging
+from kiosk.logging_setup import add_logging_options, setup_logging
 
 
 def module_main(prog: str, doc: Optional[str], add_arguments: Callable[[argparse.ArgumentParser], None],
                 run: Callable[[argparse.Namespace], int], argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    add_logging_options(parser)
     add_arguments(parser)
     args = parser.parse_args(argv)
     setup_logging(args.log_level)

@@ -15,6 +15,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from kiosk.errors import KioskError
+from kiosk.logging_setup import native_output_to_log
 from kiosk.vision.model_spec import (
     DEFAULT_MODEL_DIR,
     TFLITE_MODEL_NAME,
@@ -37,7 +38,10 @@ def _make_interpreter(model_path: Path):
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:  # pragma: no cover - fallback for machines with TensorFlow only
         from tensorflow.lite import Interpreter  # type: ignore[no-redef]
-    return Interpreter(model_path=str(model_path), num_threads=1)
+    with native_output_to_log("LiteRT"):  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+        interpreter = Interpreter(model_path=str(model_path), num_threads=1)
+        interpreter.allocate_tensors()
+    return interpreter
 
 
 class MaskClassifier:
@@ -56,7 +60,6 @@ class MaskClassifier:
             raise ModelLoadError(f"model file {self.model_path} is missing")
         try:
             self._interpreter = _make_interpreter(self.model_path)
-            self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelLoadError(f"model file {self.model_path} is not a valid TFLite model: {first_line}") from None

