@@ -250,12 +250,26 @@ SECTIONS = {
 }
 
 
+_LINE_BREAKING = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+MAX_SHOWN_CHARS = 200  # a 1 MB value in a config is still reported on one readable line
+
+
+def one_line(text: str, max_chars: Optional[int] = None) -> str:
+    """``text`` safe to print on one line: control characters and line separators escaped, and
+    cut to ``max_chars`` when given."""
+    text = _LINE_BREAKING.sub(lambda m: repr(m.group())[1:-1], text)
+    return text if max_chars is None or len(text) <= max_chars else text[:max_chars - 3] + "..."
+
+
 def _format_value(value: Any) -> str:
     if isinstance(value, str):
-        return f'"{value}"'
+        return one_line(f'"{value}"', MAX_SHOWN_CHARS)
     if isinstance(value, bool):
         return "true" if value else "false"
-    return repr(value)
+    try:
+        return one_line(repr(value), MAX_SHOWN_CHARS)
+    except RecursionError:  # e.g. ``source.a.a.a... = 1`` thousands of tables deep
+        return f"(a {type(value).__name__} nested too deeply to show)"
 
 
 def _check_cross_fields(cfg: Config) -> None:
@@ -274,14 +288,14 @@ def build_config(data: dict, source_path: Optional[str] = None) -> Config:
     sections = {}
     for name, values in data.items():
         if name not in SECTIONS:
-            raise ConfigError(f"unknown section [{name}]; known sections: {', '.join(SECTIONS)}")
+            raise ConfigError(f"unknown section [{one_line(name, MAX_SHOWN_CHARS)}]; known sections: {', '.join(SECTIONS)}")
         if not isinstance(values, dict):
             raise ConfigError(f"[{name}] must be a section (a table of keys), got {_format_value(values)}")
         cls = SECTIONS[name]
         known = {f.name: f for f in dataclasses.fields(cls)}
         for key, value in values.items():
             if key not in known:
-                raise ConfigError(f"[{name}] unknown key '{key}'; known keys: {', '.join(known)}")
+                raise ConfigError(f"[{name}] unknown key '{one_line(key, MAX_SHOWN_CHARS)}'; known keys: {', '.join(known)}")
             problem = known[key].metadata["check"](value)
             if problem:
                 raise ConfigError(f"[{name}] {key} = {_format_value(value)}: {problem}")
@@ -307,7 +321,11 @@ def load_config(path: Optional[Path] = None) -> Config:
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        raise ConfigError(f"config file {path} is not valid TOML: {one_line(str(exc))}") from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise ConfigError(f"config file {path} is not a config: arrays or tables nested too deeply") from None
+    except Exception as exc:  # any other parser failure is still one line, never a traceback
+        raise ConfigError(f"config file {path} cannot be parsed: {type(exc).__name__}: {one_line(str(exc))}") from None
     try:
         return build_config(data, source_path=str(path))
     except ConfigError as exc:

@@ -37,7 +37,7 @@ def test_missing_model_is_one_line_exit_2(tmp_path, config_file):
     done = run_main("run", "--headless", "--source", "demo", "--config", str(config_file),
                     "--model", str(tmp_path / "no-model"))
     assert done.returncode == 2
-    assert only_line(done.stderr) == f"error: no model card at {tmp_path / 'no-model' / 'model_card.json'}"
+    assert only_line(done.stderr) == f'error: [model] dir = "{tmp_path / "no-model"}": no such folder'
 
 
 def test_corrupt_model_is_one_line_exit_2(tmp_path, config_file, model_dir):
@@ -48,14 +48,15 @@ def test_corrupt_model_is_one_line_exit_2(tmp_path, config_file, model_dir):
     done = run_main("run", "--headless", "--source", "demo", "--config", str(config_file), "--model", str(broken))
     assert done.returncode == 2
     line = only_line(done.stderr)
-    assert line.startswith(f"error: model file {broken / 'mask_classifier.tflite'} is not a valid TFLite model")
+    assert line == (f'error: [model] dir = "{broken}": model file {broken / "mask_classifier.tflite"}'
+                    " is not a valid TFLite model (no TFL3 identifier)")
 
 
 def test_missing_video_file_is_one_line_exit_2(tmp_path, config_file, model_dir):
     done = run_main("run", "--headless", "--source", "nope.mp4", "--config", str(config_file),
                     "--model", str(model_dir), cwd=tmp_path)
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines()[-1] == f"error: {tmp_path / 'nope.mp4'}: no such file"
+    assert done.stderr.strip().splitlines()[-1] == f'error: [camera] source = "{tmp_path / "nope.mp4"}": no such file or folder'
     assert "Traceback" not in done.stderr
 
 
