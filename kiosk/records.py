@@ -54,7 +54,7 @@ class DecisionEvent:
 
 @dataclass(frozen=True)
 class StoredEvent:
-    """A decision event as read back from the event database, with its alert state.
+    """An event as read back from the event database, with its alert state: a decision, or a health event.
 
     One record type crosses the rest of the pipeline (mailer, report, event table, admin panel),
     so a renamed or missing column fails where the row is read, not as a string key deep in an email.
@@ -72,6 +72,7 @@ class StoredEvent:
     crop_path: Optional[str]
     alert_state: str  # none | pending | pending-repeat | sending | sent | failed
     delivery_id: Optional[int]  # the email that carried its alert
+    kind: str = "decision"  # "decision" (a visitor) | "health" (the kiosk itself: decision "health", note says what)
 
     @property
     def thumbnail_path(self) -> Optional[str]:

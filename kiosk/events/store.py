@@ -14,6 +14,14 @@ accepted the message but before its 250 reply reached us (inherent to SMTP). A r
 of the same alerts carries the same Message-ID, so mail systems can spot the duplicate. Every
 other crash or outage loses and repeats nothing. Only one process at a time runs the sender
 for a database (``SenderLock``).
+
+Integrity: opening a store first checks the file without writing to it (``check_database``: a
+zero-byte file, a header that is not SQLite's, ``PRAGMA quick_check``) and raises
+``DatabaseDamaged`` rather than build on a broken file or turn it into a new empty one. The
+kiosk then moves it aside (``move_aside``) and starts a fresh log; read-only commands refuse it.
+A new database appears under its name complete (built under a temporary name, then linked), so a
+zero-byte file there is never one that is still being created. The schema is versioned with
+``PRAGMA user_version`` and older files are migrated in place (``MIGRATIONS``).
 """
 
 from __future__ import annotations
@@ -48,7 +56,8 @@ CREATE TABLE IF NOT EXISTS events (
     faces         INTEGER NOT NULL,
     policy_note   TEXT    NOT NULL DEFAULT '',
     snapshot_path TEXT,              -- annotated frame (NULL: privacy, no frame, or cleaned up)
-    crop_path     TEXT               -- face crop
+    crop_path     TEXT,              -- face crop
+    kind          TEXT    NOT NULL DEFAULT 'decision'  -- decision | health (decision: granted, denied, ...)
 );
 CREATE INDEX IF NOT EXISTS events_day ON events(day);
 CREATE INDEX IF NOT EXISTS events_epoch ON events(epoch);
@@ -78,6 +87,14 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_state ON outbox(state);
 """
 
+SCHEMA_VERSION = 1  # PRAGMA user_version of a database with SCHEMA; 0: created before versioning
+# The steps from version N-1 to N, for tables that already exist; SCHEMA then adds whatever is missing.
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: ("ALTER TABLE events ADD COLUMN kind TEXT NOT NULL DEFAULT 'decision'",),  # health events
+}
+SQLITE_MAGIC = b"SQLite format 3\x00"
+SIDE_FILES = ("-wal", "-shm")  # SQLite's companions of a WAL database, named after it
+
 # Every event column plus its alert state; ``StoredEvent`` is what callers get from these rows.
 EVENTS_SQL = (
     "SELECT e.*, CASE WHEN o.id IS NULL THEN 'none'"
@@ -86,11 +103,148 @@ EVENTS_SQL = (
     " FROM events e LEFT JOIN outbox o ON o.event_id = e.id"
 )
 
+# The newest alert about a decision that led its own email: the cooldown counts from it (health
+# alerts never start or join a cooldown).
+LAST_LEADING_ALERT_SQL = (
+    "SELECT e.epoch FROM outbox o JOIN events e ON e.id = o.event_id"
+    " WHERE o.kind = 'alert' AND o.repeat = 0 AND e.kind = 'decision' ORDER BY o.id DESC LIMIT 1"
+)
+
 _Record = TypeVar("_Record")
 
 
 class StoreError(KioskError):
     """The event database cannot be opened or used; the message is one line."""
+
+
+class DatabaseDamaged(StoreError):
+    """The file is not a sound SQLite database: empty, not SQLite at all, or failing quick_check."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(f"{path} is damaged ({problem})")
+        self.path = path
+        self.problem = problem
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def check_database(path: Path) -> Optional[str]:
+    """What is wrong with the database file at ``path``, in a few words; None if it looks sound or
+    does not exist yet. Never writes: no file is created, changed or removed.
+
+    Raises ``StoreError`` when the file cannot be read at all (permissions, locked): that is not damage.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size == 0:
+            return "empty file, 0 bytes"
+        with open(path, "rb") as f:
+            header = f.read(100)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StoreError(f"cannot read event database {path}: {exc.strerror or exc}") from None
+    if not header.startswith(SQLITE_MAGIC):
+        return "not an SQLite database: its header is not 'SQLite format 3'"
+    if len(header) < 100:
+        return f"truncated: {len(header)} bytes, less than an SQLite header"
+    # read-only; with no -wal (nor rollback journal) nobody is writing it and nothing is left to replay, and
+    # immutable keeps SQLite from creating -wal/-shm files next to it
+    quiet = not any(os.path.lexists(f"{path}{suffix}") for suffix in ("-wal", "-journal"))
+    uri = f"{path.absolute().as_uri()}?mode=ro" + ("&immutable=1" if quiet else "")
+    try:
+        db = sqlite3.connect(uri, uri=True, timeout=10)
+        try:
+            problems = [row[0] for row in db.execute("PRAGMA quick_check")]
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        if getattr(exc, "sqlite_errorname", "") in ("SQLITE_CORRUPT", "SQLITE_NOTADB"):
+            return f"quick_check: {_one_line(exc)}"
+        raise StoreError(f"cannot check event database {path}: {_one_line(exc)}") from None
+    if problems == ["ok"]:
+        return None
+    # a row may hold many lines, under headings like "*** in database main ***"
+    lines = [line.strip() for row in problems for line in str(row).splitlines()]
+    lines = [line for line in lines if line and not line.startswith("***")] or ["not ok"]
+    more = f" and {len(lines) - 1} more problems" if len(lines) > 1 else ""
+    return f"quick_check: {lines[0][:160]}{more}"
+
+
+def move_aside(path: Path, now: Optional[datetime] = None) -> Path:
+    """Rename a damaged database (and its -wal/-shm files) to ``<name>.corrupt-YYYYmmdd-HHMMSS``.
+
+    Nothing is deleted or overwritten. The side files go first: a -wal left behind would be
+    replayed into the fresh database that takes the name.
+    """
+    path = Path(path)
+    stem = f"{path.name}.corrupt-{(now or datetime.now()):%Y%m%d-%H%M%S}"
+    aside, n = path.with_name(stem), 1
+    while any(os.path.lexists(f"{aside}{suffix}") for suffix in ("", *SIDE_FILES)):
+        n += 1
+        aside = path.with_name(f"{stem}-{n}")
+    try:
+        for suffix in (*SIDE_FILES, ""):
+            if os.path.lexists(f"{path}{suffix}"):
+                os.rename(f"{path}{suffix}", f"{aside}{suffix}")
+    except OSError as exc:
+        raise StoreError(f"cannot move the damaged event database {path} aside: {exc.strerror or exc}") from None
+    return aside
+
+
+def _create_database(path: Path) -> None:
+    """Build an empty database with SCHEMA under a temporary name, then give it ``path`` atomically.
+
+    If another process created ``path`` meanwhile, its database is kept and ours is dropped.
+    """
+    temporary = path.with_name(f".{path.name}.new-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        db = sqlite3.connect(str(temporary), isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            _migrate(db)
+        finally:
+            db.close()  # the last connection checkpoints: everything is in the main file now
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        except OSError:  # a file system without hard links
+            if not os.path.lexists(path):
+                os.rename(temporary, path)
+    finally:
+        for suffix in ("", *SIDE_FILES):
+            Path(f"{temporary}{suffix}").unlink(missing_ok=True)
+
+
+def _statements(script: str) -> list[str]:
+    return [statement for statement in script.split(";") if statement.strip()]
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring the schema to SCHEMA_VERSION in one transaction (a no-op, and no write, when it is)."""
+    if db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        version = db.execute("PRAGMA user_version").fetchone()[0]  # again: another process may have migrated
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"schema version {version} is newer than this kiosk's ({SCHEMA_VERSION});"
+                             " update the kiosk software")
+        if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").fetchone():
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[step]:
+                    db.execute(statement)
+        for statement in _statements(SCHEMA):
+            db.execute(statement)
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 @dataclass(frozen=True)
@@ -145,17 +299,23 @@ class EventStore:
     """
 
     def __init__(self, path: Path) -> None:
+        """Open (or create) the database; ``DatabaseDamaged`` if the file is not sound, untouched then."""
         self.path = Path(path)
+        problem = check_database(self.path)
+        if problem is not None:
+            raise DatabaseDamaged(self.path, problem)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not os.path.lexists(self.path):
+                _create_database(self.path)
             self._db = sqlite3.connect(str(self.path), timeout=10, check_same_thread=False, isolation_level=None)
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")  # an acknowledged alert survives power loss
             self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.executescript(SCHEMA)
+            _migrate(self._db)
         except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"cannot open event database {self.path}: {exc}") from None
+            raise StoreError(f"cannot open event database {self.path}: {_one_line(exc)}") from None
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -203,14 +363,33 @@ class EventStore:
             event_id = int(cur.lastrowid)
             if not alert:
                 return event_id, None, False
-            last_lead = db.execute(
-                "SELECT e.epoch FROM outbox o JOIN events e ON e.id = o.event_id"
-                " WHERE o.kind = 'alert' AND o.repeat = 0 ORDER BY o.id DESC LIMIT 1").fetchone()
+            last_lead = db.execute(LAST_LEADING_ALERT_SQL).fetchone()
             repeat = last_lead is not None and cooldown_s > 0 and 0 <= epoch - last_lead[0] < cooldown_s
             cur = db.execute(
                 "INSERT INTO outbox (kind, event_id, repeat, state, created_at) VALUES ('alert', ?, ?, 'pending', ?)",
                 (event_id, int(repeat), time.time()))
             return event_id, int(cur.lastrowid), repeat
+
+        return self._transaction(work)
+
+    def record_health(self, when: datetime, kiosk_id: str, what: str, note: str, alert: bool) -> tuple[int, Optional[int]]:
+        """Store a ``health`` event (the kiosk itself, not a visitor) and, if ``alert``, its outbox row, atomically.
+
+        ``what`` is a short name (the listing's label column), ``note`` the sentence for people.
+        Its alert always leads an email of its own: it is never a cooldown repeat, nor makes one.
+        Returns (event id, outbox id or None).
+        """
+        def work(db: sqlite3.Connection) -> tuple[int, Optional[int]]:
+            cur = db.execute(
+                "INSERT INTO events (kind, time, epoch, day, kiosk_id, decision, label, score, faces, policy_note)"
+                " VALUES ('health', ?, ?, ?, ?, 'health', ?, 0, 0, ?)",
+                (when.isoformat(timespec="milliseconds"), when.timestamp(), _local_day(when), kiosk_id, what, note))
+            event_id = int(cur.lastrowid)
+            if not alert:
+                return event_id, None
+            cur = db.execute("INSERT INTO outbox (kind, event_id, repeat, state, created_at)"
+                             " VALUES ('alert', ?, 0, 'pending', ?)", (event_id, time.time()))
+            return event_id, int(cur.lastrowid)
 
         return self._transaction(work)
 
@@ -249,7 +428,8 @@ class EventStore:
         return [_from_row(StoredEvent, row) for row in rows]
 
     def decision_counts(self, day: date) -> dict[str, int]:
-        rows = self._query("SELECT decision, count(*) AS n FROM events WHERE day = ? GROUP BY decision",
+        rows = self._query("SELECT decision, count(*) AS n FROM events WHERE day = ? AND kind = 'decision'"
+                           " GROUP BY decision",
                            (day.isoformat(),))
         return {row["decision"]: int(row["n"]) for row in rows}
 
@@ -337,8 +517,7 @@ class EventStore:
 
     def last_leading_alert_epoch(self) -> Optional[float]:
         """When the event of the newest leading (non-repeat) alert happened; None if none yet."""
-        row = self._query("SELECT e.epoch FROM outbox o JOIN events e ON e.id = o.event_id"
-                          " WHERE o.kind = 'alert' AND o.repeat = 0 ORDER BY o.id DESC LIMIT 1")
+        row = self._query(LAST_LEADING_ALERT_SQL)
         return float(row[0][0]) if row else None
 
     def alert_deliveries_since(self, epoch: float) -> list[float]:
