@@ -10,7 +10,8 @@ SMTP connection (SSL / STARTTLS / plain). Two things are done around it on purpo
 * sending: ``Client.send`` retries internally with sleeps of 3 + 6 s and then returns False; our
   outbox does retries with backoff, so we hand the prepared message to the connection once.
 
-TLS always verifies the server certificate (``ssl.create_default_context``).
+TLS always verifies the server certificate (``ssl.create_default_context``), and a login over an
+unencrypted connection is refused unless ``[email] allow_plaintext_login`` says otherwise.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Callable, Optional, Sequence, Union
 
 import yagmail
 
-from kiosk.config import EmailSection
+from kiosk.config import EmailSection, plaintext_login_problem
 from kiosk.credentials import smtp_password
 from kiosk.errors import KioskError
 from kiosk.records import StoredEvent
@@ -173,6 +174,9 @@ class Mailer:
         recipients = list(recipients or self.settings.recipients)
         if not recipients:
             raise MailError("no recipients: set [email] recipients")
+        plaintext = plaintext_login_problem(self.settings)  # the config refuses it too; settings can come from elsewhere
+        if plaintext:
+            raise MailError(f"not logging in to {self.server} as {self.settings.username}: {plaintext}")
         client = self._client()
         try:
             self._connect(client)
@@ -216,6 +220,7 @@ def message_id(kind: str, kiosk_id: str, keys: Sequence[int]) -> str:
 
 def compose_alert(kiosk_id: str, leads: Sequence[StoredEvent], repeats: Sequence[StoredEvent], privacy: bool) -> Email:
     """One email for the alerts in ``leads`` (one: an alert; several: a digest) plus cooldown repeats.
+    A health event alone (the kiosk itself, e.g. a damaged database replaced) says so in its subject.
 
     Every event id is listed in the ``X-Kiosk-Event-Ids`` header: that is how each alert is
     accounted for exactly once in what was delivered.
@@ -223,7 +228,13 @@ def compose_alert(kiosk_id: str, leads: Sequence[StoredEvent], repeats: Sequence
     if not leads:
         raise ValueError("an alert email needs at least one leading alert")
     contents: list[Content] = []
-    if len(leads) == 1:
+    if len(leads) == 1 and leads[0].kind == "health":
+        event = leads[0]
+        kind = "alert"
+        subject = f"[{kiosk_id}] Kiosk health: {event.label} at {_when(event.time)}"
+        contents.append(f"<h2>Kiosk health at kiosk {html.escape(kiosk_id)}</h2>"
+                        f"<p>{html.escape(event.policy_note)}</p>" + events_table([event]))
+    elif len(leads) == 1:
         event = leads[0]
         kind = "alert"
         subject = f"[{kiosk_id}] Access {event.decision} at {_when(event.time)}"

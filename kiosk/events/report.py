@@ -85,24 +85,35 @@ def _denials_html(denials: list[StoredEvent], privacy: bool) -> str:
     return f"<table border='1' cellpadding='4' cellspacing='0'>{head}{''.join(rows)}</table>"
 
 
+def _health_html(health: list[StoredEvent]) -> str:
+    """The kiosk's own troubles that day (e.g. a damaged database replaced); nothing when there were none."""
+    if not health:
+        return ""
+    items = "".join(f"<li>{datetime.fromisoformat(e.time):%H:%M:%S} {html.escape(e.policy_note or e.label)}</li>"
+                    for e in health)
+    return f"<h2>Kiosk health</h2><ul>{items}</ul>"
+
+
 def build_report(store: EventStore, day: date, out_dir: Path, kiosk_id: str, privacy: bool) -> ReportFiles:
     """Write ``report-DAY.html``, ``report-DAY.csv`` and ``report-DAY-hours.png`` into ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    events = store.events(day=day)
-    counts = hourly_counts(events)
+    events = store.events(day=day)  # the CSV lists every event; the figures count decisions only
+    decisions = [e for e in events if e.kind == "decision"]
+    counts = hourly_counts(decisions)
     stem = f"report-{day.isoformat()}"
     chart, csv_path, html_path = out_dir / f"{stem}-hours.png", out_dir / f"{stem}.csv", out_dir / f"{stem}.html"
     draw_chart(counts, day, chart)
     with open(csv_path, "w", encoding="utf-8", newline="") as out:
         write_csv(events, out)
-    denials = [e for e in events if is_denial(e.decision)]
+    denials = [e for e in decisions if is_denial(e.decision)]
     granted, denied, uncertain = sum(counts["granted"]), len(denials), sum(counts["uncertain"])
     page = (
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Kiosk {html.escape(kiosk_id)} {day}</title></head><body>"
         f"<h1>Daily report: kiosk {html.escape(kiosk_id)}, {day.isoformat()}</h1>"
         f"<p><b>{granted}</b> granted, <b>{denied}</b> denied ({uncertain} of them uncertain: no confident"
-        f" decision in time), {len(events)} decisions in total.</p>"
+        f" decision in time), {len(decisions)} decisions in total.</p>"
+        f"{_health_html([e for e in events if e.kind == 'health'])}"
         f"<img alt='decisions per hour' src='{chart.name}'/>"
         f"<h2>Denials</h2>{_denials_html(denials, privacy)}"
         f"<p>Every event: <a href='{csv_path.name}'>{csv_path.name}</a></p></body></html>"

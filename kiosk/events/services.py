@@ -4,6 +4,10 @@
 row, outbox row) before any email is tried; disk problems are logged in one line and never
 raised, because the person at the door must still see the decision. ``status`` only reads
 in-memory counters, so the Tk thread may call it every frame.
+
+A damaged event database found at start is moved aside, not repaired or overwritten: the kiosk
+starts a fresh log whose first event is a ``health`` event saying what happened (emailed to the
+administrators when email is on), and logs one warning.
 """
 
 from __future__ import annotations
@@ -13,11 +17,12 @@ import sqlite3
 import threading
 import time
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any, Optional
 
 from kiosk.events.alert_sender import AlertSender
 from kiosk.config import Config
-from kiosk.events.store import EventStore
+from kiosk.events.store import DatabaseDamaged, EventStore, move_aside
 from kiosk.events.mailer import Email, Mailer
 from kiosk.records import DecisionEvent, is_denial
 from kiosk.events.snapshots import SnapshotStore
@@ -37,7 +42,7 @@ class EventServices:
 
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
-        self.store = EventStore(cfg.resolve_path(cfg.storage.database))
+        self.store = self._open_store(cfg.resolve_path(cfg.storage.database))
         self.snapshots = SnapshotStore(cfg.resolve_path(cfg.storage.snapshots), cfg.storage.retention_days)
         self.mailer = Mailer(cfg.email)
         self.sender: Optional[AlertSender] = None
@@ -55,6 +60,21 @@ class EventServices:
         self._stop = threading.Event()
         self._housekeeper: Optional[threading.Thread] = None
         self._sending = False
+
+    def _open_store(self, path: Path) -> EventStore:
+        """The event log at ``path``; a damaged one is moved aside and a fresh log says so."""
+        try:
+            return EventStore(path)
+        except DatabaseDamaged as damaged:
+            problem = damaged.problem
+        aside = move_aside(path)
+        store = EventStore(path)
+        note = (f"event database {path} was damaged ({problem}); moved aside to {aside.name}"
+                " and a fresh event log started")
+        store.record_health(datetime.now().astimezone(), self.cfg.kiosk.id, "database-replaced", note,
+                            alert=self.cfg.email.enabled)
+        log.warning("%s", note)
+        return store
 
     # --- lifecycle -------------------------------------------------------------------------
 
