@@ -12,7 +12,7 @@ import argparse
 import sys
 from datetime import datetime, time
 
-from kiosk.commands.event_options import add_config_option, open_store
+from kiosk.commands.event_options import add_config_option, reading_store
 from kiosk.commands.options import load_command_config
 from kiosk.errors import KioskError
 from kiosk.events.table import format_lines, write_csv
@@ -39,12 +39,9 @@ def parse_since(value: str | None) -> datetime:
 
 def run(args: argparse.Namespace) -> int:
     cfg = load_command_config(args)
-    store = open_store(cfg)
-    try:
-        since = None if args.all else parse_since(args.since)
+    since = None if args.all else parse_since(args.since)
+    with reading_store(cfg) as store:
         rows = store.events(since=since, limit=args.limit)
-    finally:
-        store.close()
     if args.csv:
         write_csv(rows, sys.stdout)
     else:

@@ -13,7 +13,7 @@ import logging
 from datetime import date, datetime
 from pathlib import Path
 
-from kiosk.commands.event_options import add_config_option, open_store
+from kiosk.commands.event_options import add_config_option, reading_store
 from kiosk.commands.options import load_command_config
 from kiosk.errors import KioskError
 from kiosk.events.mailer import Mailer
@@ -36,13 +36,11 @@ def run(args: argparse.Namespace) -> int:
     except ValueError:
         raise KioskError(f"--date {args.date}: must be YYYY-MM-DD") from None
     out_dir = Path(args.out).resolve() if args.out else cfg.resolve_path(cfg.storage.reports)
-    store = open_store(cfg)
     try:
-        files = build_report(store, day, out_dir, cfg.kiosk.id, cfg.storage.privacy)
+        with reading_store(cfg) as store:
+            files = build_report(store, day, out_dir, cfg.kiosk.id, cfg.storage.privacy)
     except OSError as exc:
         raise KioskError(f"cannot write the report to {out_dir}: {exc.strerror or exc}") from None
-    finally:
-        store.close()
     print(files.html)
     print(files.csv)
     print(files.chart)
