@@ -199,6 +199,8 @@ class EmailSection:
     port: int = setting(587, int_range(1, 65535), "SMTP server port")
     security: str = setting("starttls", one_of("ssl", "starttls", "none"), "Connection security")
     username: str = setting("", text(), "SMTP login; empty for a server without login")
+    allow_plaintext_login: bool = setting(False, boolean,
+                                          'Log in even with security = "none", sending the password unencrypted (trusted networks only)')
     sender: str = setting("kiosk@example.org", email_address(False), "From address")
     recipients: list = setting([], email_list, "Administrator addresses")
     timeout_s: float = setting(10.0, number_range(1, 300), "SMTP connection timeout")
@@ -279,6 +281,17 @@ def _check_cross_fields(cfg: Config) -> None:
         )
     if cfg.email.enabled and not cfg.email.recipients:
         raise ConfigError("[email] recipients = []: must name at least one address when email is enabled")
+    problem = plaintext_login_problem(cfg.email)
+    if problem:
+        raise ConfigError(f"[email] username = {_format_value(cfg.email.username)}: {problem}")
+
+
+def plaintext_login_problem(email: EmailSection) -> Optional[str]:
+    """Why logging in with these settings would be refused: a password sent unencrypted. None when fine."""
+    if email.username and email.security == "none" and not email.allow_plaintext_login:
+        return ('with security = "none" the password would be sent unencrypted; use "starttls" or "ssl",'
+                " or set allow_plaintext_login = true on a network you trust")
+    return None
 
 
 def build_config(data: dict, source_path: Optional[str] = None) -> Config:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import ssl
@@ -9,7 +10,9 @@ import subprocess
 
 import pytest
 
-from tests.helpers.events import make_config
+from tests.helpers.cli import main_command
+from tests.helpers.events import make_config, write_config
+from kiosk.config import ConfigError
 from tools.alert_drill import denial
 from kiosk.credentials import ENV_VAR, CredentialsError
 from kiosk.events.services import EventServices
@@ -61,10 +64,40 @@ def test_denial_email_has_subject_recipients_html_and_inline_snapshot(tmp_path, 
     assert mail.event_ids == [1]
 
 
-def test_login_over_plain_smtp_uses_configured_user_and_env_password(tmp_path, login_server, monkeypatch):
+def test_allowed_login_over_plain_smtp_uses_configured_user_and_env_password(tmp_path, login_server, monkeypatch):
     monkeypatch.setenv(ENV_VAR, PASSWORD)
-    cfg = make_config(tmp_path, login_server.port, email={"username": "door-kiosk"})
+    cfg = make_config(tmp_path, login_server.port, email={"username": "door-kiosk", "allow_plaintext_login": True})
     Mailer(cfg.email).send(compose_test(cfg.kiosk.id, cfg.email))
+    assert login_server.authenticator.attempts == ["door-kiosk"]
+    assert len(login_server.wait_for(1, timeout_s=10)) == 1
+
+
+def test_plaintext_login_is_refused_by_the_config(tmp_path, monkeypatch):
+    with pytest.raises(ConfigError) as refusal:
+        make_config(tmp_path, 2525, email={"username": "door-kiosk", "allow_plaintext_login": False})
+    assert str(refusal.value) == (
+        '[email] username = "door-kiosk": with security = "none" the password would be sent unencrypted;'
+        ' use "starttls" or "ssl", or set allow_plaintext_login = true on a network you trust')
+    config = write_config(tmp_path, 2525, email={"username": "door-kiosk", "allow_plaintext_login": False})
+    done = subprocess.run(main_command("run", "--validate-config", "--config", str(config)),
+                          capture_output=True, text=True, timeout=90)
+    assert done.returncode == 2 and done.stderr == f"error: {config}: {refusal.value}\n"
+
+
+def test_mailer_refuses_plaintext_login_without_attempting_auth(tmp_path, login_server, monkeypatch):
+    """Defence in depth: settings that never went through the config check still send no password."""
+    monkeypatch.setenv(ENV_VAR, PASSWORD)
+    allowed = make_config(tmp_path, login_server.port, email={"username": "door-kiosk"}).email
+    settings = dataclasses.replace(allowed, allow_plaintext_login=False)
+    asked = []
+    mailer = Mailer(settings, password_source=lambda user: asked.append(user) or PASSWORD)
+    with pytest.raises(MailError) as refusal:
+        mailer.send(compose_test("test-door", settings))
+    assert str(refusal.value) == (
+        f"not logging in to 127.0.0.1:{login_server.port} as door-kiosk: with security = \"none\" the password would be"
+        ' sent unencrypted; use "starttls" or "ssl", or set allow_plaintext_login = true on a network you trust')
+    assert asked == [] and login_server.authenticator.attempts == [] and login_server.received == []
+    Mailer(allowed).send(compose_test("test-door", allowed))  # the same server, allowed: it logs in and delivers
     assert login_server.authenticator.attempts == ["door-kiosk"]
     assert len(login_server.wait_for(1, timeout_s=10)) == 1
 

@@ -16,6 +16,8 @@ def kiosk_settings(tmp: Path, port: Optional[int] = None, email: Optional[dict] 
                      "recipients": ["security@example.org", "admin@example.org"], "cooldown_s": 0.0,
                      "retry_initial_s": 0.2, "retry_max_s": 0.5, "timeout_s": 5.0}
     email_section.update(email or {})
+    if email_section.get("username") and email_section["security"] == "none":  # the loopback server is plain SMTP
+        email_section.setdefault("allow_plaintext_login", True)
     storage_section = {"database": str(tmp / "events.sqlite3"), "snapshots": str(tmp / "snapshots"),
                        "reports": str(tmp / "reports")}
     storage_section.update(storage or {})
