@@ -35,6 +35,16 @@ def crop_face(frame: np.ndarray, box: Box, margin: float) -> np.ndarray:
     return frame[y : y + h, x : x + w]
 
 
+def resize_by(image: np.ndarray, scale: float, interpolation: int = cv2.INTER_AREA) -> np.ndarray:
+    """``image`` scaled by ``scale``, each side at least 1 px: ``cv2.resize(fx=, fy=)`` asserts
+    when a thin picture (5000x1 shrunk to 320 px wide) would round to 0 rows."""
+    height, width = image.shape[:2]
+    size = (int(round(width * scale)), int(round(height * scale)))
+    if min(size) >= 1:  # the usual case, pixel for pixel what OpenCV's own scaling gives
+        return cv2.resize(image, None, fx=scale, fy=scale, interpolation=interpolation)
+    return cv2.resize(image, (max(1, size[0]), max(1, size[1])), interpolation=interpolation)
+
+
 def to_grayscale(image: np.ndarray) -> np.ndarray:
     if image.ndim == 2:
         return image

@@ -20,7 +20,7 @@ import numpy as np
 from kiosk.vision.detection.boxes import BoxFit, non_max_suppression
 from kiosk.errors import KioskError
 from kiosk.logging_setup import native_output_to_log
-from kiosk.vision.preprocessing import Box
+from kiosk.vision.preprocessing import Box, resize_by
 
 log = logging.getLogger(__name__)
 
@@ -163,10 +163,15 @@ class BlazeFaceDetector:
         """RGB in [-1, 1], the frame padded at right/bottom to a square of side ``side``."""
         height, width = frame.shape[:2]
         side = max(height, width)
-        square = np.zeros((side, side, 3), np.uint8)
-        square[:height, :width] = frame[:, :, :3]
         size = self.model.input_size
-        small = cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA)
+        if side * side <= 4 * height * width:
+            square = np.zeros((side, side, 3), np.uint8)
+            square[:height, :width] = frame[:, :, :3]
+            small = cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA)
+        else:  # a thin picture (40000x1000) would pad to gigabytes: shrink first, then pad
+            small = np.zeros((size, size, 3), np.uint8)
+            shrunk = resize_by(frame[:, :, :3], size / side)[:size, :size]
+            small[:shrunk.shape[0], :shrunk.shape[1]] = shrunk
         rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
         return (rgb.astype(np.float32) / 127.5 - 1.0)[np.newaxis], side
 

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from kiosk.vision.detection.boxes import BoxFit, non_max_suppression
-from kiosk.vision.preprocessing import Box, to_grayscale
+from kiosk.vision.preprocessing import Box, resize_by, to_grayscale
 
 FRONTAL_DEFAULT = "haarcascade_frontalface_default.xml"
 FRONTAL_ALT2 = "haarcascade_frontalface_alt2.xml"
@@ -111,7 +111,7 @@ class HaarDetector:
         gray = to_grayscale(frame)
         scale = scale_for_width(gray.shape[1], self.settings.max_width)
         if scale < 1.0:
-            gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            gray = resize_by(gray, scale)
         if self.settings.equalize == "hist":
             gray = cv2.equalizeHist(gray)
         elif self.settings.equalize == "clahe":

@@ -15,11 +15,10 @@ found again at least once is "confirmed", and losing it still triggers a full sc
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from kiosk.vision.detection.boxes import iou, non_max_suppression
-from kiosk.vision.preprocessing import Box, expand_box
+from kiosk.vision.preprocessing import Box, expand_box, resize_by
 
 # In the region image the known face (as fitted to the annotated framing, see BoxFit) is scaled
 # to about this width; the cascade then sees it at ~48 px, comfortably above its 24 px window and
@@ -92,7 +91,7 @@ class RegionTrackingDetector:
         scale = min(1.0, self.region_face_px / float(max(1, known[2])))
         region = frame[ry : ry + rh, rx : rx + rw]
         if scale < 1.0:
-            region = cv2.resize(region, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            region = resize_by(region, scale)
         boxes = self.inner.detect(region)
         if not boxes:
             return None
