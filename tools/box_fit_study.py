@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         raise KioskError(f"{args.scenes}: no annotated photos outside the held-out set")
     ratios: dict[str, list[tuple[float, float, float]]] = {}
     for scene in scenes:
-        frame = read_image(scene.image_path)
+        frame = read_image(scene.image_path, cfg.camera.max_image_pixels)
         found = detector.detect(frame)
         truth = [face.box for face in scene.faces]
         for ti, fi in match_boxes(truth, found, MATCH_IOU).items():

@@ -28,14 +28,18 @@ DEFAULT_OUT = Path(__file__).resolve().parent.parent / "artifacts" / "input_size
 
 
 def short_sides(data: Sequence[Path]) -> dict[str, np.ndarray]:
-    """Short side in pixels of every crop, per dataset (reads image headers via OpenCV)."""
+    """Short side in pixels of every crop, per dataset (unreadable crops are not counted)."""
     import cv2
+
+    from kiosk.camera.media import MediaError, read_image
 
     sides: dict[str, list[int]] = {}
     for sample in find_samples(data):
-        image = cv2.imread(str(sample.path), cv2.IMREAD_REDUCED_GRAYSCALE_2)  # half size is enough to count
-        if image is not None:
-            sides.setdefault(sample.dataset, []).append(2 * min(image.shape[:2]))
+        try:
+            image = read_image(sample.path, flags=cv2.IMREAD_REDUCED_GRAYSCALE_2)  # half size is enough to count
+        except MediaError:
+            continue
+        sides.setdefault(sample.dataset, []).append(2 * min(image.shape[:2]))
     return {k: np.array(v) for k, v in sides.items()}
 
 

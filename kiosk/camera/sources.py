@@ -19,7 +19,7 @@ import numpy as np
 from kiosk.config import Config
 from kiosk.camera.demo_feed import DemoFeed
 from kiosk.camera.frame_source import FrameSource, SourceEnded, SourceError, SourceUnavailable
-from kiosk.camera.media import IMAGE_EXTENSIONS, MediaError, iter_media_files, read_image
+from kiosk.camera.media import DEFAULT_MAX_IMAGE_PIXELS, IMAGE_EXTENSIONS, MediaError, iter_media_files, read_image
 from kiosk.camera.video_io import DEFAULT_FPS, VideoReader
 
 log = logging.getLogger(__name__)
@@ -175,9 +175,10 @@ class ImageFolderSource(FrameSource):
 
     retry = False
 
-    def __init__(self, folder: Path, loop: bool) -> None:
+    def __init__(self, folder: Path, loop: bool, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> None:
         self.folder = Path(folder)
         self.loop = loop
+        self.max_pixels = max_pixels
         self.label = f"{self.folder.name}/"
         self.fps = IMAGE_FOLDER_FPS
         self._files: list[Path] = []
@@ -210,7 +211,7 @@ class ImageFolderSource(FrameSource):
         self._position += 1
         if step == 0:
             try:
-                self._current = read_image(self._files[slide])
+                self._current = read_image(self._files[slide], self.max_pixels)
             except MediaError as exc:
                 log.warning("skipping picture: %s", exc)
                 self._current = None
@@ -247,7 +248,7 @@ def make_source(source: Any, cfg: Config) -> FrameSource:
         return StreamSource(text)
     path = cfg.resolve_path(text) if not Path(text).expanduser().exists() else Path(text).expanduser()
     if path.is_dir():
-        return ImageFolderSource(path, loop=cfg.camera.loop)
+        return ImageFolderSource(path, loop=cfg.camera.loop, max_pixels=cfg.camera.max_image_pixels)
     return VideoFileSource(path, loop=cfg.camera.loop)
 
 

@@ -28,7 +28,8 @@ import numpy as np
 from kiosk.vision.annotate import draw_results, label_text
 from kiosk.commands.options import add_pipeline_options, load_command_config
 from kiosk.errors import KioskError
-from kiosk.camera.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, is_video, iter_media_files, read_image
+from kiosk.camera.media import (DEFAULT_MAX_IMAGE_PIXELS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, error_line, is_video,
+                                iter_media_files, read_image)
 from kiosk.vision.model_spec import WITH_MASK
 from kiosk.vision.pipeline import FrameAnalyzer, build_analyzer
 from kiosk.records import FaceResult
@@ -141,8 +142,9 @@ class Analysis:
     """One analyze run: every input streamed through the pipeline, nothing accumulated."""
 
     def __init__(self, analyzer: FrameAnalyzer, reporter: Reporter, out_dir: Optional[Path],
-                 video_tracking_every: int = 0) -> None:
+                 video_tracking_every: int = 0, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> None:
         self.analyzer = analyzer
+        self.max_pixels = max_pixels
         self.reporter = reporter
         self.out_dir = out_dir
         self.video_tracking_every = video_tracking_every  # 0: every video frame is scanned whole
@@ -167,10 +169,10 @@ class Analysis:
 
     def image(self, source: Path, relative: Path) -> None:
         try:
-            frame = read_image(source)
+            frame = read_image(source, self.max_pixels)
             results = self.analyzer.analyze(frame)
         except Exception as exc:  # one bad file never stops the run
-            self.reporter.error(source, _one_line(source, exc))
+            self.reporter.error(source, error_line(source, exc))
             return
         self.reporter.faces(source, None, results)
         target = self._out_path(source, relative)
@@ -195,7 +197,7 @@ class Analysis:
         try:
             reader = VideoReader(source)
         except Exception as exc:
-            self.reporter.error(source, _one_line(source, exc))
+            self.reporter.error(source, error_line(source, exc))
             return
         target = self._out_path(source, relative)
         writer = VideoWriter(target, reader.fps) if target is not None else None
@@ -207,7 +209,7 @@ class Analysis:
                     try:
                         results = analyzer.analyze(frame)
                     except Exception as exc:
-                        self.reporter.error(source, _one_line(source, exc), index)
+                        self.reporter.error(source, error_line(source, exc), index)
                         continue
                     self.reporter.faces(source, index, results)
                     if writer is not None:
@@ -215,7 +217,7 @@ class Analysis:
         except BrokenPipeError:
             raise
         except Exception as exc:
-            self.reporter.error(source, _one_line(source, exc))
+            self.reporter.error(source, error_line(source, exc))
         finally:
             if writer is not None:
                 writer.close()
@@ -231,12 +233,6 @@ class Analysis:
         return self.reporter.stats
 
 
-def _one_line(source: Path, exc: Exception) -> str:
-    """A one-line message that names the file, whatever raised."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if isinstance(exc, KioskError) else f"{source}: {text}"
-
-
 def run(args: argparse.Namespace) -> int:
     if args.progress_every < 0:
         raise KioskError(f"--progress-every {args.progress_every}: must be 0 or more")
@@ -248,7 +244,7 @@ def run(args: argparse.Namespace) -> int:
     reporter = Reporter(args.json, args.progress_every)
     tracking_every = cfg.detection.full_scan_every if cfg.detection.tracking else 0
     # a reader that closes stdout (| head) ends the run quietly: see kiosk.module_cli.run_command
-    stats = Analysis(analyzer, reporter, out_dir, tracking_every).run(args.paths)
+    stats = Analysis(analyzer, reporter, out_dir, tracking_every, cfg.camera.max_image_pixels).run(args.paths)
     elapsed = time.perf_counter() - stats.started
     log.info("done: %d images, %d video frames, %d faces (%d with mask), %d errors in %.1f s (%.1f per s)",
              stats.images, stats.frames, stats.faces, stats.masked, stats.errors, elapsed, stats.rate())

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     if not scenes:
         raise KioskError(f"{args.site}: no annotated photos found")
     analyzer = build_analyzer(cfg)
-    faces = score_faces(analyzer, scenes, args.min_size)
+    faces = score_faces(analyzer, scenes, args.min_size, cfg.camera.max_image_pixels)
     incorrect_mask_is = cfg.decision.incorrect_mask_is
     threshold = choose_threshold(faces, args.max_false_accept, incorrect_mask_is)
     rows = [tradeoff_row(faces, t, incorrect_mask_is) for t in sorted({*TABLE_THRESHOLDS, threshold})]

@@ -26,7 +26,7 @@ import numpy as np
 from kiosk.commands.options import add_model_options, load_command_config, model_dir_of
 from kiosk.vision.classifier import MaskClassifier
 from kiosk.errors import KioskError
-from kiosk.camera.media import IMAGE_EXTENSIONS, MediaError, iter_media_files, read_image
+from kiosk.camera.media import DEFAULT_MAX_IMAGE_PIXELS, IMAGE_EXTENSIONS, MediaError, iter_media_files, read_image
 
 log = logging.getLogger("kiosk.classify")
 
@@ -58,7 +58,8 @@ def _line(record: dict, as_json: bool) -> str:
     return f"{record['path']}: {record['label']} ({record['score'] * 100:.1f}%)"
 
 
-def classify_paths(classifier: MaskClassifier, paths: Iterable[Path], out: TextIO, as_json: bool) -> tuple[int, int]:
+def classify_paths(classifier: MaskClassifier, paths: Iterable[Path], out: TextIO, as_json: bool,
+                   max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> tuple[int, int]:
     """Classify and print every file; returns (files classified, files with errors)."""
     done = errors = 0
     for batch in _batches(paths, BATCH_SIZE):
@@ -66,7 +67,7 @@ def classify_paths(classifier: MaskClassifier, paths: Iterable[Path], out: TextI
         crops, slots = [], []
         for path in batch:
             try:
-                crops.append(read_image(path))
+                crops.append(read_image(path, max_pixels))
                 slots.append(len(records))
                 records.append({"path": str(path)})
             except MediaError as exc:
@@ -90,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_command_config(args)
     classifier = MaskClassifier(model_dir_of(cfg))  # ModelLoadError (a KioskError) -> one line, exit 2
     paths = iter_media_files([Path(p) for p in args.paths], IMAGE_EXTENSIONS)
-    done, errors = classify_paths(classifier, paths, sys.stdout, args.json)
+    done, errors = classify_paths(classifier, paths, sys.stdout, args.json, cfg.camera.max_image_pixels)
     log.info("classified %d file(s), %d error(s)", done, errors)
     if done + errors == 0:
         raise KioskError("no image files found in " + " ".join(args.paths))

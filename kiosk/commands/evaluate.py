@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     held_out = held_out_ids(card)
     log.info("evaluating %d photos with detector %s and model %s (%d held-out photos in its card)",
              len(scenes), getattr(analyzer.detector, "name", "?"), analyzer.classifier.name, len(held_out))
-    outcomes = run_scenes(scenes, lambda scene: analyze_scene(analyzer, scene))
+    outcomes = run_scenes(scenes, lambda scene: analyze_scene(analyzer, scene, cfg.camera.max_image_pixels))
     sets = PHOTO_SETS if args.photos == "both" else (args.photos,)
     summaries = summarize_sets(outcomes, card, sets, min_size, cfg.decision.incorrect_mask_is,
                                analyzer.classifier.spec.classes)

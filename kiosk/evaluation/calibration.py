@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
-from kiosk.camera.media import MediaError, read_image
+from kiosk.camera.media import DEFAULT_MAX_IMAGE_PIXELS, MediaError, read_image
 from kiosk.errors import KioskError
 from kiosk.evaluation.photos import MATCH_IOU, should_grant
 from kiosk.evaluation.visits import door_view
@@ -40,7 +40,8 @@ class ScoredFace:
     mask_probability: Optional[float]  # None: the detector did not find this face in its view
 
 
-def score_faces(analyzer: FrameAnalyzer, scenes: Iterable[Scene], min_size: int) -> list[ScoredFace]:
+def score_faces(analyzer: FrameAnalyzer, scenes: Iterable[Scene], min_size: int,
+                max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> list[ScoredFace]:
     """P(with_mask) of every annotated face >= ``min_size`` px, as the kiosk sees it at the door."""
     scored: list[ScoredFace] = []
     for scene in scenes:
@@ -48,7 +49,7 @@ def score_faces(analyzer: FrameAnalyzer, scenes: Iterable[Scene], min_size: int)
         if not faces:
             continue
         try:
-            image = read_image(scene.image_path)
+            image = read_image(scene.image_path, max_pixels)
         except MediaError as exc:
             log.warning("skipped: %s", exc)
             continue

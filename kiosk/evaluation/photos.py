@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Optional, Sequence, TypeVar
 
 from kiosk.vision.detection.boxes import match_boxes
-from kiosk.camera.media import MediaError, read_image
+from kiosk.camera.media import DEFAULT_MAX_IMAGE_PIXELS, MediaError, read_image
 from kiosk.vision.model_spec import KNOWN_CLASSES, WITH_INCORRECT_MASK, WITH_MASK
 from kiosk.vision.pipeline import FrameAnalyzer
 from kiosk.records import FaceResult
@@ -87,8 +87,8 @@ def score_results(scene: Scene, results: Sequence[FaceResult], seconds: float, c
                        seconds, cpu_seconds)
 
 
-def analyze_scene(analyzer: FrameAnalyzer, scene: Scene) -> PhotoOutcome:
-    frame = read_image(scene.image_path)
+def analyze_scene(analyzer: FrameAnalyzer, scene: Scene, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> PhotoOutcome:
+    frame = read_image(scene.image_path, max_pixels)
     return score_results(scene, *timed(lambda: analyzer.analyze(frame)))
 
 

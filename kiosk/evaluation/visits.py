@@ -20,7 +20,7 @@ from typing import Callable, Iterable, Iterator, Optional, Sequence
 import cv2
 import numpy as np
 
-from kiosk.camera.media import MediaError, read_image
+from kiosk.camera.media import DEFAULT_MAX_IMAGE_PIXELS, MediaError, read_image
 from kiosk.camera.sources import ImageFolderSource
 from kiosk.config import Config
 from kiosk.door.runtime import KioskRuntime
@@ -76,7 +76,8 @@ def door_view(image: np.ndarray, box: Box, size: tuple[int, int] = VIEW_SIZE,
     return view, view_box
 
 
-def write_visits(scenes: Iterable[Scene], min_size: int, folder: Path) -> list[Visit]:
+def write_visits(scenes: Iterable[Scene], min_size: int, folder: Path,
+                 max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> list[Visit]:
     """Write one door view per annotated face >= ``min_size`` px (not 'difficult') into ``folder``,
     named in playing order; unreadable photos are logged and skipped."""
     visits: list[Visit] = []
@@ -85,7 +86,7 @@ def write_visits(scenes: Iterable[Scene], min_size: int, folder: Path) -> list[V
         if not faces:
             continue
         try:
-            image = read_image(scene.image_path)
+            image = read_image(scene.image_path, max_pixels)
         except MediaError as exc:
             log.warning("skipped: %s", exc)
             continue
@@ -119,7 +120,7 @@ def visit_outcome(visit: Visit, events: Sequence[DecisionEvent], arrived_s: floa
 def play_visits(cfg: Config, folder: Path, visits: Sequence[Visit]) -> list[VisitOutcome]:
     """Play the views in ``folder`` through the kiosk runtime, as ``main.py run --source FOLDER``."""
     collector = _Collector()
-    source = ImageFolderSource(folder, loop=False)
+    source = ImageFolderSource(folder, loop=False, max_pixels=cfg.camera.max_image_pixels)
     runtime = KioskRuntime(cfg, build_analyzer(cfg, video=True), [collector], source, lossless=True)
     runtime.start()
     try:
@@ -141,7 +142,7 @@ def play_visits(cfg: Config, folder: Path, visits: Sequence[Visit]) -> list[Visi
 
 def run_visits(cfg: Config, scenes: Iterable[Scene], min_size: int) -> list[VisitOutcome]:
     with tempfile.TemporaryDirectory(prefix="kiosk-visits-") as tmp:
-        visits = write_visits(scenes, min_size, Path(tmp))
+        visits = write_visits(scenes, min_size, Path(tmp), cfg.camera.max_image_pixels)
         log.info("playing %d door visits (faces >= %d px)", len(visits), min_size)
         if not visits:
             return []

@@ -91,7 +91,7 @@ def test_text_report_and_a_corrupt_photo(scenes, model_dir, tmp_path, capsys):
     assert "== all photos: 3 photos, 4 annotated faces ==" in out
     assert "min 100px:" in out
     assert "none of these photos is listed in the model card's held-out set" in out
-    assert "bare.jpg: not an image OpenCV can decode" in err  # logged on stderr, the report on stdout
+    assert "bare.jpg: not a picture the kiosk reads" in err  # logged on stderr, the report on stdout
     assert "decode" not in out
 
 
