@@ -35,6 +35,7 @@ IMAGE_SLIDE_S = 4.0
 IMAGE_GAP_S = 1.5
 IMAGE_FOLDER_FPS = 10.0
 EMPTY_GRAY = 90  # the empty frame between pictures
+EMPTY_SIZE = (640, 480)  # its size before any picture has been read (then: the last picture's)
 
 
 def _silenced_opencv():
@@ -171,7 +172,9 @@ class VideoFileSource(FrameSource):
 
 class ImageFolderSource(FrameSource):
     """A slideshow of the pictures in a folder (recursively, sorted): each shown for ``IMAGE_SLIDE_S``,
-    then ``IMAGE_GAP_S`` of an empty frame, so each picture is decided as a person of its own."""
+    then ``IMAGE_GAP_S`` of an empty frame, so each picture is decided as a person of its own.
+    A picture that cannot be read is logged and its slot shows the empty frame: the picture
+    before it must not stay on screen and be decided a second time."""
 
     retry = False
 
@@ -184,6 +187,7 @@ class ImageFolderSource(FrameSource):
         self._files: list[Path] = []
         self._position = 0
         self._current: Optional[np.ndarray] = None
+        self._empty = np.full((EMPTY_SIZE[1], EMPTY_SIZE[0], 3), EMPTY_GRAY, np.uint8)
         self._shown = max(1, round(IMAGE_SLIDE_S * IMAGE_FOLDER_FPS))
         self._per_picture = self._shown + round(IMAGE_GAP_S * IMAGE_FOLDER_FPS)
 
@@ -210,14 +214,16 @@ class ImageFolderSource(FrameSource):
             self._position, slide, step = 0, 0, 0
         self._position += 1
         if step == 0:
+            self._current = None  # whatever happens next, the picture before is not shown again
             try:
                 self._current = read_image(self._files[slide], self.max_pixels)
+                self._empty = np.full_like(self._current, EMPTY_GRAY)
             except MediaError as exc:
                 log.warning("skipping picture: %s", exc)
                 self._current = None
-        if self._current is None or step < self._shown:
-            return self._current
-        return np.full_like(self._current, EMPTY_GRAY)
+        if self._current is None or step >= self._shown:
+            return self._empty
+        return self._current
 
 
 def _short_url(url: str) -> str:

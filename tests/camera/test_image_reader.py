@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import resource
 import time
@@ -13,7 +14,8 @@ from PIL import Image
 
 from kiosk.camera.image_header import declared_size
 from kiosk.camera.media import DEFAULT_MAX_IMAGE_PIXELS, MediaError, error_line, read_image
-from kiosk.config import CameraSection
+from kiosk.camera.sources import ImageFolderSource, make_source
+from kiosk.config import CameraSection, Config
 from tests.helpers.hostile_images import (ENCODED_FORMATS, HUGE_HEADERS, damaged_versions, encoded, png_declaring,
                                           sample_picture, tiff_declaring)
 
@@ -142,3 +144,13 @@ def test_a_thin_picture_is_read_and_opencv_errors_are_said_in_our_words(tmp_path
         message = error_line(path, exc)
     assert message == f"{path}: cannot be processed (OpenCV failed in resize)"
 
+
+def test_the_folder_source_reads_with_the_configured_limit(tmp_path):
+    (tmp_path / "a.png").write_bytes(encoded(".png"))
+    cfg = dataclasses.replace(Config(), camera=dataclasses.replace(CameraSection(), source=str(tmp_path),
+                                                                   max_image_pixels=1000))
+    source = make_source(cfg.camera.source, cfg)
+    assert isinstance(source, ImageFolderSource) and source.max_pixels == 1000
+    source.open()
+    frame = source.read()  # refused: the empty frame, not the picture
+    assert frame.std() == 0
