@@ -9,9 +9,11 @@ import sys
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from kiosk.camera.synthetic import PORTRAIT_FACE_BOX
+from kiosk.camera.video_io import VideoWriter
 from kiosk.vision.preprocessing import crop_face
 from tests.helpers import PROJECT_ROOT
 from tests.helpers.hostile_images import HUGE_HEADERS, write_hostile_folder
@@ -84,6 +86,27 @@ def test_analyze_gives_one_line_per_bad_file_quietly(hostile, model_dir, tmp_pat
     by_name = check_records([json.loads(line) for line in done.stdout.splitlines()], folder, kinds)
     assert by_name["thin.png"]["faces"] == []  # a valid 5000x1 picture: no face, no OpenCV assertion
     assert peak_mb < PEAK_RSS_MB
+
+
+def test_analyze_on_damaged_videos_keeps_ffmpeg_quiet(model_dir, tmp_path):
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    rng = np.random.default_rng(3)
+    with VideoWriter(folder / "whole.mp4", 10) as writer:
+        for _ in range(20):
+            writer.write(rng.integers(0, 256, (120, 160, 3), np.uint8))
+    data = writer.path.read_bytes()
+    (folder / "cut.mp4").write_bytes(data[: len(data) // 2])  # FFmpeg: "moov atom not found"
+    flipped = bytearray(data)
+    flipped[2000::501] = bytes(b ^ 0x5A for b in flipped[2000::501])  # FFmpeg: "ac-tex damaged", "Error at MB"
+    (folder / "flipped.mp4").write_bytes(bytes(flipped))
+    done, _ = main_py(tmp_path, "analyze", str(folder), "--json", "--model", str(model_dir))
+    assert done.returncode == 0, done.stderr
+    assert_quiet(done.stderr)
+    assert "[mov" not in done.stderr and "[mpeg4" not in done.stderr and " @ 0x" not in done.stderr
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["error"] for r in records if r["path"].endswith("cut.mp4")] == [f"{folder / 'cut.mp4'}: not a video OpenCV can open"]
+    assert sum(r["path"].endswith("whole.mp4") for r in records) == 20
 
 
 def test_the_limit_comes_from_the_config(hostile, model_dir, tmp_path):
