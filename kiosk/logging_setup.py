@@ -28,8 +28,8 @@ _LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ ")  # a re
 native_log = logging.getLogger("kiosk.native")
 
 
-def add_logging_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+def add_logging_options(parser: argparse.ArgumentParser, default: str = "INFO") -> None:
+    parser.add_argument("--log-level", default=default, choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     parser.add_argument("--verbose", dest="log_level", action="store_const", const="DEBUG",
                         help="same as --log-level DEBUG: also let OpenCV, FFmpeg and LiteRT print their own messages")
 

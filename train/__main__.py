@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from kiosk.errors import KioskError
-from kiosk.logging_setup import setup_logging
+from kiosk.logging_setup import add_logging_options, setup_logging
 from kiosk.vision.model_spec import DEFAULT_MODEL_DIR
 
 log = logging.getLogger("train")
@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "(default 0.05; the kiosk's multi-frame vote lowers the per-decision rate further)")
     parser.add_argument("--threads", type=int, default=2, help="TensorFlow intra-op threads")
     parser.add_argument("--size-measurement", type=Path, help="JSON written by train.measure_size to embed in the card")
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    add_logging_options(parser)
     return parser
 
 

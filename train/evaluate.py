@@ -23,7 +23,7 @@ import numpy as np
 
 from kiosk.vision.classifier import MaskClassifier
 from kiosk.errors import KioskError
-from kiosk.logging_setup import setup_logging
+from kiosk.logging_setup import add_logging_options, setup_logging
 from kiosk.vision.model_spec import DEFAULT_MODEL_DIR, KERAS_MODEL_NAME
 from train.dataset import DatasetError, Sample, count_by, find_samples, load_inputs
 from train.speed import time_classifier
@@ -128,7 +128,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="score only this split of the training data (default: all files)")
     parser.add_argument("--keras", action="store_true", help="use the Keras model instead of the TFLite export")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"report folder (default {DEFAULT_OUT})")
-    parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    add_logging_options(parser, default="WARNING")
     args = parser.parse_args(argv)
     setup_logging(args.log_level)
     try:
