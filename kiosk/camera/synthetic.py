@@ -45,10 +45,16 @@ def load_portrait() -> np.ndarray:
     return _portrait().copy()
 
 
-def draw_surgical_mask(image: np.ndarray, face_box: Box, color: tuple[int, int, int] = (235, 200, 150)) -> np.ndarray:
+PALE_BLUE = (235, 220, 200)  # BGR
+
+
+def draw_surgical_mask(image: np.ndarray, face_box: Box, color: tuple[int, int, int] = PALE_BLUE) -> np.ndarray:
     """Draw a pleated surgical mask over nose and mouth of the face in ``face_box``.
 
-    ``color`` is BGR (default light blue). Returns a new image; the input is left untouched.
+    ``color`` is BGR (default a pale blue). Returns a new image; the input is left untouched.
+    Pale, with well-marked pleats: in grayscale the classifier sees only brightness and edges, and
+    the earlier flat light blue was about as bright as the skin around it (the 2026-11-30 model
+    scored that drawing 0.28-0.82 depending on the crop; real masks are what it is judged on).
     """
     out = image.copy()
     x, y, w, h = face_box
@@ -66,7 +72,7 @@ def draw_surgical_mask(image: np.ndarray, face_box: Box, color: tuple[int, int, 
         np.int32,
     )
     cv2.fillPoly(out, [outline], color, lineType=cv2.LINE_AA)
-    shade = tuple(int(c * 0.8) for c in color)
+    shade = tuple(int(c * 0.6) for c in color)
     for i in range(1, 4):  # pleats
         py = top + int(i * (bottom - top) / 4.5)
         cv2.line(out, (left + int(0.03 * w), py), (right - int(0.03 * w), py), shade, max(1, w // 90), cv2.LINE_AA)
