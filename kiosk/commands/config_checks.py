@@ -27,7 +27,6 @@ from kiosk.config import Config, ConfigError, one_line
 from kiosk.vision.model_spec import TFLITE_MODEL_NAME, ModelSpec, ModelSpecError, read_model_card
 
 TFLITE_IDENTIFIER = b"TFL3"  # bytes 4-8 of every TFLite flatbuffer
-SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database
 
 
 def check_config_paths(cfg: Config, from_command_line: Collection[str] = ()) -> None:
@@ -96,14 +95,12 @@ def _database_problem(path: Path) -> Optional[str]:
         if not path.is_file():
             return "is not a regular file"
         try:
-            with open(path, "r+b") as file:  # opened for writing, nothing written
-                head = file.read(len(SQLITE_HEADER))
+            with open(path, "r+b"):  # opened for writing, nothing written
+                pass
         except OSError as exc:
             return f"cannot be opened for writing ({exc.strerror})"
-        if not head:
-            return "is an empty file, not an event database (move it away to start a new one)"
-        if head != SQLITE_HEADER:
-            return "is not an SQLite database (move it away to start a new one)"
+        # an empty, damaged or non-SQLite file is no reason to keep the door down: the kiosk
+        # moves it aside at start, opens a fresh log and records a health event (events/store.py)
     problem = _folder_problem(path.parent)
     return f"its folder {path.parent} {problem}" if problem else None
 

@@ -168,17 +168,8 @@ def test_the_kiosk_moves_a_damaged_database_aside_and_starts_a_fresh_log_that_sa
     again.stop()
 
 
-# kiosk.commands.config_checks (the start's path checks, shared with --validate-config) refuses
-# an empty or non-SQLite database file before EventServices runs; these two cases reach the move
-# aside once that check leaves damage to EventServices.
-REFUSED_BY_CONFIG_CHECKS = pytest.mark.xfail(strict=True, reason="config_checks refuses empty/non-SQLite files at start")
 
-
-@pytest.mark.parametrize("damage", [
-    "truncated", "flipped-pages",
-    pytest.param("garbage-header", marks=REFUSED_BY_CONFIG_CHECKS),
-    pytest.param("zero-bytes", marks=REFUSED_BY_CONFIG_CHECKS),
-])
+@pytest.mark.parametrize("damage", ["truncated", "flipped-pages", "garbage-header", "zero-bytes"])
 def test_the_headless_kiosk_starts_on_a_fresh_log_after_moving_a_damaged_one_aside(damage, sound_database, tmp_path,
                                                                                    model_dir):
     path = tmp_path / "events.sqlite3"
