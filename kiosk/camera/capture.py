@@ -7,7 +7,10 @@ grows. Headless replays of files use the same thread in *lossless* mode, where t
 for the slot instead, so every frame of the file is analysed.
 
 The thread also owns the source's health: offline detection, reconnection with exponential
-backoff, "ended" for a finished file, and ignoring malformed frames.
+backoff, "ended" for a finished file, and ignoring malformed frames. While it waits to reconnect
+it asks the source every ``PROBE_INTERVAL_S`` for a cheap sign of life (``FrameSource.probe``)
+and reopens at once when there is one, so a camera is back within seconds of its return even
+when the backoff has grown to ``reconnect_max_s`` over a long outage.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ T = TypeVar("T")
 OFFLINE_TEXT = "Camera offline — reconnecting"
 ENDED_TEXT = "Video ended"
 FIRST_BACKOFF_S = 0.5
+PROBE_INTERVAL_S = 2.0  # how often a source waited on is asked whether it is back
 
 
 class LatestSlot(Generic[T]):
@@ -106,7 +110,10 @@ class CaptureThread:
 
     def __init__(self, source: FrameSource, slot: LatestSlot[CapturedFrame], *, offline_after_s: float,
                  reconnect_max_s: float, lossless: bool = False, paced: bool = True,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 wait: Optional[Callable[[float], bool]] = None) -> None:
+        """``clock`` and ``wait`` (sleep up to n seconds, True when stopped) are the real ones
+        unless a test plays a long outage in simulated time."""
         self.source = source
         self.slot = slot
         self.offline_after_s = offline_after_s
@@ -115,6 +122,7 @@ class CaptureThread:
         self.paced = paced and source.is_media and not lossless  # files and demo play in real time
         self._clock = clock
         self._stop = threading.Event()
+        self._wait = wait or self._stop.wait
         self._thread: Optional[threading.Thread] = None
         self._status = SourceStatus("live" if source.is_open else "connecting", source.status_text)
         self._last_frame_at = clock()
@@ -122,6 +130,7 @@ class CaptureThread:
         self.bad_frames = 0
         self.reconnects = 0  # connections dropped because no frame came for offline_after_s
         self.connect_attempts = 0
+        self.probes = 0
 
     # --- status seen by the analysis thread ----------------------------------------------
 
@@ -163,15 +172,15 @@ class CaptureThread:
     # --- the loop ---------------------------------------------------------------------------
 
     def _connect(self, backoff: float) -> Optional[float]:
-        """Try to open the source; on failure wait ``backoff`` and return the next backoff
-        (None: the source can never work, give up)."""
+        """Try to open the source; on failure wait ``backoff`` (or until the source shows a sign
+        of life) and return the next backoff (None: the source can never work, give up)."""
         self.connect_attempts += 1
         try:
             self.source.open()
         except SourceUnavailable as exc:
             if self._status.text != OFFLINE_TEXT:  # a camera lost while running keeps saying so
                 self._set_status("offline", str(exc))
-            self._stop.wait(backoff)
+            self._wait_to_reconnect(backoff)
             return min(backoff * 2, self.reconnect_max_s)
         except Exception as exc:  # e.g. a file deleted while the kiosk runs: it cannot come back
             log.error("source %s cannot be opened: %s", self.source.label, exc)
@@ -215,7 +224,7 @@ class CaptureThread:
                     timestamp = index / float(self.source.fps or 25.0)
                     if self.paced:
                         delay = started + timestamp - self._clock()
-                        if delay > 0 and self._stop.wait(delay):
+                        if delay > 0 and self._wait(delay):
                             return
                 else:
                     timestamp = self._last_frame_at
@@ -231,11 +240,29 @@ class CaptureThread:
     def _handle_missing_frame(self) -> None:
         """No usable frame: wait a little; after ``offline_after_s`` drop the connection and reconnect."""
         if self._clock() - self._last_frame_at < self.offline_after_s:
-            self._stop.wait(0.01)
+            self._wait(0.01)
             return
         if self.source.retry:
             self._set_status("offline", OFFLINE_TEXT)
             self.source.close()
             self.reconnects += 1
         else:
-            self._stop.wait(0.05)
+            self._wait(0.05)
+
+    def _wait_to_reconnect(self, backoff: float) -> None:
+        """Wait ``backoff`` seconds, asking the source every ``PROBE_INTERVAL_S`` whether it is back;
+        a sign of life ends the wait. The backoff spares a camera that is certainly gone from
+        being opened ever more often; the probe keeps a returned one from waiting it out."""
+        deadline = self._clock() + backoff
+        while True:
+            left = deadline - self._clock()
+            if left <= 0 or self._wait(min(left, PROBE_INTERVAL_S)):
+                return
+            if deadline - self._clock() <= 0:
+                return  # the open attempt is due anyway
+            self.probes += 1
+            try:
+                if self.source.probe():
+                    return
+            except Exception as exc:  # a probe is only a hint: a failing one means "not yet"
+                log.debug("source %s probe failed: %s", self.source.label, exc)

@@ -53,5 +53,11 @@ class FrameSource(ABC):
     def close(self) -> None:
         """Release the device or file; safe to call twice."""
 
+    def probe(self) -> bool:
+        """A cheap sign of life while the source is closed and unavailable: False when it certainly
+        cannot be opened now, True when it may be (then the capture thread tries ``open`` at once).
+        The default cannot tell, so the capture thread tries to open it every few seconds."""
+        return True
+
     def unavailable_text(self) -> str:
         return f"{self.label} not available — retrying"

@@ -8,10 +8,13 @@ the capture thread decides what to do about it (retry, reconnect with backoff, r
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import sys
 from abc import abstractmethod
 from pathlib import Path
 from typing import Any, Iterator, Optional
+from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
@@ -28,6 +31,8 @@ DEMO = "demo"
 DEFAULT_CAMERA = 0
 DEMO_FALLBACK_TEXT = "No camera found: showing the demo feed"
 STREAM_TIMEOUT_MS = 5000  # an unreachable RTSP/HTTP camera must not freeze the capture thread for 30 s
+PROBE_TIMEOUT_S = 1.0  # a stream's host that does not accept a connection within this is not back yet
+TCP_DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443, "rtmp": 1935}
 # An image folder plays like people arriving one after another: each picture is shown long
 # enough for a decision and its hold (default hold_s 3 s), then an empty frame longer than the
 # default leave_after_s (1 s), so every picture is its own episode with its own decision.
@@ -105,6 +110,10 @@ class CameraSource(_CaptureSource):
             capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # we want the newest frame, not a backlog
         return capture
 
+    def probe(self) -> bool:
+        """On Linux an unplugged camera has no device node; elsewhere there is no cheap way to tell."""
+        return os.path.exists(f"/dev/video{self.index}") if sys.platform.startswith("linux") else True
+
 
 class StreamSource(_CaptureSource):
     """An RTSP/HTTP network camera, opened through FFmpeg with bounded timeouts."""
@@ -117,6 +126,24 @@ class StreamSource(_CaptureSource):
     def _make_capture(self) -> cv2.VideoCapture:
         params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, STREAM_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, STREAM_TIMEOUT_MS]
         return cv2.VideoCapture(self.url, cv2.CAP_FFMPEG, params)
+
+    def probe(self) -> bool:
+        """The camera's host accepts a TCP connection on the stream's port: a sign of life that
+        costs one connection, where opening the stream through FFmpeg may wait its full timeout.
+        True when it cannot be told (no host, an unknown scheme such as udp://)."""
+        try:
+            parts = urlsplit(self.url)
+            scheme, host, port = parts.scheme.lower(), parts.hostname, parts.port
+        except ValueError:  # e.g. a port that is not a number: let open() say what is wrong
+            return True
+        if scheme not in TCP_DEFAULT_PORTS or not host:  # udp://, srt://, ...: no connection to try
+            return True
+        port = port or TCP_DEFAULT_PORTS[scheme]
+        try:
+            with socket.create_connection((host, port), timeout=PROBE_TIMEOUT_S):
+                return True
+        except OSError:
+            return False
 
 
 class VideoFileSource(FrameSource):

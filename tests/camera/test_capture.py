@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import sys
 import threading
 from typing import Optional
 
@@ -11,7 +13,7 @@ import pytest
 from tests.helpers import wait_until
 from kiosk.camera.capture import OFFLINE_TEXT, CaptureThread, LatestSlot, as_bgr_frame
 from kiosk.camera.demo_feed import DemoFeed
-from kiosk.camera.frame_source import FrameSource, SourceUnavailable
+from kiosk.camera.frame_source import FrameSource, SourceEnded, SourceUnavailable
 
 
 class UnpluggableCamera(FrameSource):
@@ -188,3 +190,133 @@ def test_runtime_tells_the_screen_when_the_camera_is_lost_and_back(model_dir):
         assert runtime.running
     finally:
         runtime.stop()
+
+
+# --- long outages, played in simulated time ---------------------------------------------------
+
+class SimulatedTime:
+    """A clock that only moves when the capture thread waits (or a frame takes its time)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.waits = 0
+
+    def clock(self) -> float:
+        return self.now
+
+    def wait(self, seconds: float) -> bool:
+        self.waits += 1
+        self.now += max(0.0, seconds)
+        return False  # never stopped: the source ends the run
+
+
+class CameraWithOutage(FrameSource):
+    """A live camera at 30 fps that stops answering from ``lost_at`` until ``back_at`` (simulated
+    seconds). ``cheap_probe``: it can tell it is gone without being opened (a device node, a
+    closed port); otherwise it has the default probe and can only be told by opening it."""
+
+    label = "Camera 9"
+    frame_s = 1 / 30
+
+    def __init__(self, time: SimulatedTime, lost_at: float, back_at: float, cheap_probe: bool) -> None:
+        self.time, self.lost_at, self.back_at = time, lost_at, back_at
+        self.cheap_probe = cheap_probe
+        self.opened = False
+        self.opens: list[float] = []  # when each open was tried
+        self.first_frame_back: Optional[float] = None
+
+    def answers(self) -> bool:
+        return not self.lost_at <= self.time.now < self.back_at
+
+    @property
+    def is_open(self) -> bool:
+        return self.opened
+
+    def open(self) -> None:
+        self.opens.append(self.time.now)
+        if not self.answers():
+            raise SourceUnavailable(self.unavailable_text())
+        self.opened = True
+
+    def read(self) -> Optional[np.ndarray]:
+        if self.first_frame_back is not None:
+            raise SourceEnded("measured")  # ends the capture thread's run
+        self.time.now += self.frame_s  # a camera hands out a frame per frame period
+        if not self.answers():
+            return None
+        if self.time.now >= self.back_at:
+            self.first_frame_back = self.time.now
+        return np.zeros((48, 64, 3), np.uint8)
+
+    def probe(self) -> bool:
+        return self.answers() if self.cheap_probe else super().probe()
+
+    def close(self) -> None:
+        self.opened = False
+
+
+def play_outage(outage_s: float, cheap_probe: bool) -> tuple[CameraWithOutage, CaptureThread, SimulatedTime]:
+    time = SimulatedTime()
+    camera = CameraWithOutage(time, lost_at=5.0, back_at=5.0 + outage_s, cheap_probe=cheap_probe)
+    capture = CaptureThread(camera, LatestSlot(), offline_after_s=3.0, reconnect_max_s=30.0,
+                            clock=time.clock, wait=time.wait)
+    capture.start()
+    capture._thread.join(10)
+    assert capture.finished and camera.first_frame_back is not None
+    return camera, capture, time
+
+
+@pytest.mark.parametrize("cheap_probe", [True, False], ids=["cheap-probe", "default-probe"])
+@pytest.mark.parametrize("outage_s", [10, 90, 600])
+def test_frames_flow_within_10_s_of_the_camera_return_whatever_the_outage(outage_s, cheap_probe):
+    camera, capture, time = play_outage(outage_s, cheap_probe)
+    back_after = camera.first_frame_back - camera.back_at
+    assert back_after <= 10.0, f"first frame {back_after:.1f} s after the camera came back"
+    assert capture.status.state == "ended" and capture.reconnects == 1
+    # never a spin: one wait at most every 2 s while the camera is closed
+    opens_in_outage = [t for t in camera.opens if camera.lost_at <= t < camera.back_at]
+    assert capture.probes <= outage_s / 2 + 1
+    if cheap_probe:  # it is opened only on the doubling backoff (capped at 30 s) until it answers a probe
+        assert len(opens_in_outage) <= 7 + outage_s / 30
+        assert back_after <= 2.5
+    else:  # it is opened every 2 s at most
+        assert len(opens_in_outage) <= outage_s / 2 + 2
+        gaps = [b - a for a, b in zip(opens_in_outage, opens_in_outage[1:])]
+        assert min(gaps) >= 0.5 and max(gaps) <= 2.0 + 1e-9
+
+
+def test_a_failing_probe_counts_as_not_back_yet():
+    time = SimulatedTime()
+    camera = CameraWithOutage(time, lost_at=5.0, back_at=95.0, cheap_probe=True)
+    camera.probe = lambda: (_ for _ in ()).throw(OSError("probe broke"))  # type: ignore[method-assign]
+    capture = CaptureThread(camera, LatestSlot(), offline_after_s=3.0, reconnect_max_s=30.0,
+                            clock=time.clock, wait=time.wait)
+    capture.start()
+    capture._thread.join(10)
+    assert camera.first_frame_back is not None  # the backoff alone still brings it back (within 30 s)
+    assert camera.first_frame_back - camera.back_at <= 30.0 + 1
+
+
+# --- the cheap signs of life of real sources ----------------------------------------------
+
+def test_a_stream_is_probed_by_connecting_to_its_port():
+    from kiosk.camera.sources import StreamSource
+    from tools.loopback_smtp import free_port
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        assert StreamSource(f"rtsp://user:secret@127.0.0.1:{port}/door").probe()
+        assert StreamSource(f"http://127.0.0.1:{port}/stream.mjpg").probe()
+    assert not StreamSource(f"http://127.0.0.1:{free_port()}/stream.mjpg").probe()  # nobody listens
+    assert StreamSource("udp://127.0.0.1:5000").probe()  # cannot tell: try opening it
+    assert StreamSource("rtsp://127.0.0.1:notaport/x").probe()
+
+
+def test_a_camera_without_its_device_node_is_certainly_not_back():
+    from kiosk.camera.sources import CameraSource
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("device nodes are a Linux thing")
+    assert not CameraSource(99, 640, 480).probe()
