@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="cosine: warm-up then cosine decay over --epochs (default); plateau: halve on stalled val loss")
     parser.add_argument("--head", choices=["gap", "flatten"], default="gap",
                         help="gap: global average pooling (default); flatten: small dense layer over the final feature map")
+    parser.add_argument("--label-smoothing", type=float, default=0.0, metavar="S",
+                        help="spread this share of each training target over the other classes (default 0: off)")
     parser.add_argument("--patience", type=int, default=6, help="early-stopping patience in epochs")
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--augment-strength", type=float, default=1.0, help="scale of all augmentation ranges")
@@ -97,6 +99,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         settings = TrainSettings(
             data=args.data, out=args.out, input_size=args.input_size, crop_margin=args.crop_margin,
             epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, width=args.width, stem_stride=args.stem_stride, head=args.head,
+            label_smoothing=args.label_smoothing,
             learning_rate=args.learning_rate, schedule=args.schedule, patience=args.patience, augment_strength=args.augment_strength, zoom=args.zoom,
             synthetic_masks=args.synthetic_masks, twin_incorrect_share=args.twin_incorrect_share, dataset_weights=dict(args.weight),
             max_false_accept=args.max_false_accept,

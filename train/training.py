@@ -53,6 +53,7 @@ class TrainSettings:
     width: int = 16
     stem_stride: int = 2
     head: str = "gap"
+    label_smoothing: float = 0.0  # share of each target spread over the other classes
     patience: int = 6
     augment_strength: float = 1.0
     zoom: float = DEFAULT_ZOOM
@@ -137,6 +138,23 @@ def learning_rate_for(settings: TrainSettings, train_count: int):
         warmup_target=settings.learning_rate, warmup_steps=steps_per_epoch)
 
 
+def training_loss(label_smoothing: float, spec: ModelSpec):
+    """Cross-entropy on the integer labels; with ``label_smoothing`` > 0 each target keeps
+    1 - smoothing and the rest is spread evenly, so the network is not pushed to certainty on
+    noisy labels (a mask below the nose that an annotator called worn properly)."""
+    if label_smoothing <= 0:
+        return "sparse_categorical_crossentropy"
+    import keras
+
+    classes = len(spec.classes)
+
+    def smoothed(y_true, y_pred):  # per-sample losses: Keras applies the sample weights after
+        one_hot = keras.ops.one_hot(keras.ops.cast(keras.ops.reshape(y_true, (-1,)), "int32"), classes)
+        return keras.losses.categorical_crossentropy(one_hot, y_pred, label_smoothing=label_smoothing)
+
+    return smoothed
+
+
 def fit_model(spec: ModelSpec, settings: TrainSettings, x_train, y_train, w_train, x_val, y_val, w_val):
     """Train with augmentation, class/dataset weights and early stopping on validation loss."""
     import keras
@@ -158,7 +176,7 @@ def fit_model(spec: ModelSpec, settings: TrainSettings, x_train, y_train, w_trai
     model = build_model(spec, width=settings.width, stem_stride=settings.stem_stride, head=settings.head)
     log.info("model: %d parameters", model.count_params())
     model.compile(optimizer=keras.optimizers.Adam(learning_rate_for(settings, len(x_train))),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+                  loss=training_loss(settings.label_smoothing, spec), metrics=["accuracy"])
     callbacks = [
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=settings.patience, restore_best_weights=True),
         _epoch_logger(settings.epochs),
@@ -325,7 +343,8 @@ def model_card(settings: TrainSettings, split: SplitData, subsets: dict[str, lis
         or {"note": f"not measured in this run; input_size {settings.input_size} used"},
         "training": {
             "seed": settings.seed, "epochs_run": len(history.get("loss", [])), "max_epochs": settings.epochs,
-            "batch_size": settings.batch_size, "width": settings.width, "stem_stride": settings.stem_stride, "head": settings.head, "parameters": int(model.count_params()),
+            "batch_size": settings.batch_size, "width": settings.width, "stem_stride": settings.stem_stride, "head": settings.head,
+            "label_smoothing": settings.label_smoothing, "parameters": int(model.count_params()),
             "learning_rate": settings.learning_rate, "schedule": settings.schedule, "dataset_weights": settings.dataset_weights,
             "augmentation": f"zoom +-{settings.zoom:.0%}, then strength "
                             f"{settings.augment_strength} x (flip, rotation +-18 deg, shift 8 %, "
