@@ -106,17 +106,19 @@ def test_missing_model_folder(tmp_path):
     assert refused(tmp_path, f'[model]\ndir = "{missing}"\n') == f'[model] dir = "{missing}": no such folder'
 
 
-def test_empty_model_folder(tmp_path):
-    empty = tmp_path / "empty-model"
-    empty.mkdir()
-    assert refused(tmp_path, f'[model]\ndir = "{empty}"\n') == (
-        f'[model] dir = "{empty}": no model card at {empty / "model_card.json"}')
-
-
-def test_model_folder_that_is_a_file(tmp_path):
-    file = tmp_path / "model.tflite"
-    file.write_bytes(b"x")
-    assert refused(tmp_path, f'[model]\ndir = "{file}"\n') == f'[model] dir = "{file}": is a file, not a model folder'
+@pytest.mark.parametrize("section, key, made, problem", [
+    ("model", "dir", "folder", "no model card at {path}/model_card.json"),  # an empty model folder
+    ("model", "dir", "file", "is a file, not a model folder"),
+    ("storage", "database", "folder", "is a folder, not a database file"),
+])
+def test_a_path_of_the_wrong_kind(tmp_path, section, key, made, problem):
+    path = tmp_path / "given"
+    if made == "folder":
+        path.mkdir()
+    else:
+        path.write_bytes(b"x")
+    assert refused(tmp_path, f'[{section}]\n{key} = "{path}"\n') == (
+        f'[{section}] {key} = "{path}": {problem.format(path=path)}')
 
 
 def test_model_card_without_its_model_file_or_with_a_bad_one(tmp_path, model_dir):
@@ -139,13 +141,6 @@ def test_model_given_on_the_command_line_does_not_blame_the_file(tmp_path):
 
 
 # --- storage ------------------------------------------------------------------------------
-
-def test_database_path_that_is_a_folder(tmp_path):
-    folder = tmp_path / "db"
-    folder.mkdir()
-    assert refused(tmp_path, f'[storage]\ndatabase = "{folder}"\n') == (
-        f'[storage] database = "{folder}": is a folder, not a database file')
-
 
 def test_database_under_proc(tmp_path):
     assert refused(tmp_path, '[storage]\ndatabase = "/proc/x/events.sqlite3"\n') == (
