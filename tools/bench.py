@@ -237,6 +237,32 @@ def write_bench_video(path: Path, frames: int, fps: float = 25.0) -> Path:
     return writer.path
 
 
+def write_photo_video(path: Path, folder: Path, frames: int, per_photo: int = 5, fps: float = 25.0) -> Path:
+    """A video made of real photos (every image under ``folder``, e.g. a VOC set's images/),
+    each letterboxed into 640x480 and held for ``per_photo`` frames: the scene changes every
+    fifth of a second, so trackers must rescan, as at a busy door."""
+    from kiosk.camera.media import IMAGE_EXTENSIONS, MediaError, iter_media_files, read_image
+
+    photos = iter(iter_media_files([folder], IMAGE_EXTENSIONS))
+    with VideoWriter(path, fps) as writer:
+        written = 0
+        while written < frames:
+            try:
+                image = read_image(next(photos))
+            except StopIteration:
+                break
+            except MediaError:
+                continue
+            frame, _, _ = place_on_canvas(image, FRAME_SIZE, scale=min(FRAME_SIZE[0] / image.shape[1],
+                                                                      FRAME_SIZE[1] / image.shape[0]))
+            for _ in range(min(per_photo, frames - written)):
+                writer.write(frame)
+                written += 1
+    if written == 0:
+        raise SystemExit(f"--photos {folder}: no readable images")
+    return writer.path
+
+
 def timed_run(command: list[str], env: dict) -> tuple[float, int, int]:
     """(wall seconds, exit code, JSON lines printed) of a subprocess, start-up included."""
     started = time.perf_counter()
@@ -252,7 +278,10 @@ def bench_whole_run(cfg: Config, args: argparse.Namespace, frames: int) -> Optio
     keras_path = keras_model_path(cfg)
     model_dir = model_dir_of(cfg)
     with tempfile.TemporaryDirectory(prefix="kiosk-bench-") as tmp:
-        video = write_bench_video(Path(tmp) / "door.mp4", frames)
+        if args.photos:
+            video = write_photo_video(Path(tmp) / "photos.mp4", Path(args.photos), frames)
+        else:
+            video = write_bench_video(Path(tmp) / "door.mp4", frames)
         env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), TF_CPP_MIN_LOG_LEVEL="3")
         ours = [sys.executable, str(PROJECT_ROOT / "main.py"), "analyze", str(video), "--json",
                 "--log-level", "WARNING", "--model", str(model_dir)]
@@ -260,7 +289,8 @@ def bench_whole_run(cfg: Config, args: argparse.Namespace, frames: int) -> Optio
             ours += ["--config", str(Path(args.config).resolve())]
         if args.detector:
             ours += ["--detector", args.detector]
-        print(f"video: {frames} frames 640x480, one person ({video.name})")
+        what = f"real photos from {args.photos}, 5 frames each" if args.photos else "one person"
+        print(f"video: {frames} frames 640x480, {what} ({video.name})")
         ours_s, ours_rc, ours_lines = timed_run(ours, env)
         print(f"ours : main.py analyze {video.name} --json           {ours_s:7.2f} s  "
               f"({ours_lines} lines, exit {ours_rc}, {ours_lines / ours_s:.1f} frames/s overall)")
@@ -291,6 +321,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     add_pipeline_options(parser)
     parser.add_argument("--skip-seeds", action="store_true", help="do not measure the seeds' way (no TensorFlow)")
     parser.add_argument("--skip-video", action="store_true", help="do not run the whole-video comparison")
+    parser.add_argument("--photos", metavar="DIR",
+                        help="make the whole-run video of the real photos under DIR instead of the generated door scene")
     args = parser.parse_args(argv)
     if args.video_frames is None:
         args.video_frames = min(150, max(10, args.frames))
@@ -332,7 +364,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         print("\n== The seeds' way, 1 thread: stock Haar (1.1, 5) on the full frame + Keras model.predict per face ==")
         bench_seeds_way(cfg, analyzer.classifier.spec, scenes, seeds_frames)
     if not args.skip_video:
-        print("\n== Whole analyze run on a generated video, start-up included ==")
+        made_of = "real photos" if args.photos else "a generated door scene"
+        print(f"\n== Whole analyze run on a video of {made_of}, start-up included ==")
         bench_whole_run(cfg, args, args.video_frames)
     return 0
 
