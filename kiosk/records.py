@@ -41,6 +41,7 @@ class DecisionEvent:
     box: Optional[Box] = None  # the deciding face in ``frame``
     frame: Optional[np.ndarray] = field(default=None, repr=False)  # BGR frame the decision was made on
     policy_note: str = ""  # e.g. "soft policy: allowed without mask"
+    source: str = "camera"  # the kind of source the frame came from (SOURCE_KINDS), set by the runtime
 
     def to_json(self) -> dict:
         return {
@@ -73,6 +74,7 @@ class StoredEvent:
     alert_state: str  # none | pending | pending-repeat | sending | sent | failed
     delivery_id: Optional[int]  # the email that carried its alert
     kind: str = "decision"  # "decision" (a visitor) | "health" (the kiosk itself: decision "health", note says what)
+    source: str = "camera"  # camera | stream | file | folder | demo (SOURCE_KINDS)
 
     @property
     def thumbnail_path(self) -> Optional[str]:
@@ -83,6 +85,13 @@ class StoredEvent:
         """Column name to value, for tabular outputs (CSV)."""
         return asdict(self)
 
+
+# What an event's frames came from. A demo is never a real event: demo events are recorded (and
+# listed on request) but never emailed or counted; file and folder replays count unless a report
+# leaves them out.
+SOURCE_KINDS = ("camera", "stream", "file", "folder", "demo")
+DEMO_SOURCE = "demo"
+REPLAY_SOURCES = ("file", "folder")
 
 DENIALS = frozenset({"denied", "uncertain"})  # decisions that keep the door closed and alert staff
 

@@ -36,29 +36,35 @@ import uuid
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence, TypeVar
+from typing import Any, Collection, Iterable, Optional, Sequence, TypeVar
 
 from kiosk.errors import KioskError
-from kiosk.records import DecisionEvent, StoredEvent
+from kiosk.records import DEMO_SOURCE, DecisionEvent, StoredEvent
 
 log = logging.getLogger(__name__)
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
-    id            INTEGER PRIMARY KEY,
+# The events table; ``{table}`` is "events", or the new table a migration copies the rows into.
+EVENTS_TABLE = """
+CREATE TABLE IF NOT EXISTS {table} (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused, even after a delete
     time          TEXT    NOT NULL,  -- ISO 8601 with UTC offset, as the kiosk saw it
     epoch         REAL    NOT NULL,  -- same instant, seconds since 1970, for ordering and windows
     day           TEXT    NOT NULL,  -- local calendar day YYYY-MM-DD (reports, 'today')
     kiosk_id      TEXT    NOT NULL,
-    decision      TEXT    NOT NULL,  -- granted | denied
+    decision      TEXT    NOT NULL,  -- granted | denied | uncertain | health
     label         TEXT    NOT NULL,
     score         REAL    NOT NULL,
     faces         INTEGER NOT NULL,
     policy_note   TEXT    NOT NULL DEFAULT '',
-    snapshot_path TEXT,              -- annotated frame (NULL: privacy, no frame, or cleaned up)
+    snapshot_path TEXT,              -- annotated frame (NULL: privacy, a grant, no frame, or cleaned up)
     crop_path     TEXT,              -- face crop
-    kind          TEXT    NOT NULL DEFAULT 'decision'  -- decision | health (decision: granted, denied, ...)
-);
+    kind          TEXT    NOT NULL DEFAULT 'decision',  -- decision | health (decision: granted, denied, ...)
+    source        TEXT    NOT NULL   -- camera | stream | file | folder | demo: what the frames came from
+)"""
+EVENTS_COLUMNS = ("id, time, epoch, day, kiosk_id, decision, label, score, faces, policy_note, snapshot_path,"
+                  " crop_path, kind")  # those before version 2, copied by its migration
+
+SCHEMA = EVENTS_TABLE.format(table="events") + """;
 CREATE INDEX IF NOT EXISTS events_day ON events(day);
 CREATE INDEX IF NOT EXISTS events_epoch ON events(epoch);
 
@@ -87,10 +93,22 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_state ON outbox(state);
 """
 
-SCHEMA_VERSION = 1  # PRAGMA user_version of a database with SCHEMA; 0: created before versioning
+SCHEMA_VERSION = 2  # PRAGMA user_version of a database with SCHEMA; 0: created before versioning
+# Events recorded before version 2 did not say where their frames came from. They get 'camera':
+# a kiosk's log is its door camera's, those events were counted, reported and emailed as real
+# ones when they happened, and 'demo' would now drop real denials from reports and counts
+# (the demo cannot be told apart afterwards; a guess must err on the side of keeping them).
+MIGRATED_SOURCE = "camera"
 # The steps from version N-1 to N, for tables that already exist; SCHEMA then adds whatever is missing.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: ("ALTER TABLE events ADD COLUMN kind TEXT NOT NULL DEFAULT 'decision'",),  # health events
+    # the source of each event, and ids that are never reused (AUTOINCREMENT): a deleted
+    # person's id, quoted in an old email or report, must never come to name someone else.
+    # SQLite adds neither to an existing table: the rows move to a new one, which takes the name.
+    2: (EVENTS_TABLE.format(table="events_v2"),
+        f"INSERT INTO events_v2 ({EVENTS_COLUMNS}, source) SELECT {EVENTS_COLUMNS}, '{MIGRATED_SOURCE}' FROM events",
+        "DROP TABLE events",
+        "ALTER TABLE events_v2 RENAME TO events"),
 }
 SQLITE_MAGIC = b"SQLite format 3\x00"
 SIDE_FILES = ("-wal", "-shm")  # SQLite's companions of a WAL database, named after it
@@ -312,8 +330,8 @@ class EventStore:
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")  # an acknowledged alert survives power loss
+            _migrate(self._db)  # before foreign keys: a migration may move the events to a new table
             self._db.execute("PRAGMA foreign_keys=ON")
-            _migrate(self._db)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open event database {self.path}: {_one_line(exc)}") from None
         self._lock = threading.Lock()
@@ -355,10 +373,10 @@ class EventStore:
         def work(db: sqlite3.Connection) -> tuple[int, Optional[int], bool]:
             cur = db.execute(
                 "INSERT INTO events (time, epoch, day, kiosk_id, decision, label, score, faces, policy_note,"
-                " snapshot_path, crop_path) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                " snapshot_path, crop_path, source) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (event.time.isoformat(timespec="milliseconds"), epoch, _local_day(event.time), event.kiosk_id,
                  event.decision, event.label, float(event.score), int(event.faces), event.policy_note,
-                 snapshot_path, crop_path),
+                 snapshot_path, crop_path, event.source),
             )
             event_id = int(cur.lastrowid)
             if not alert:
@@ -372,18 +390,21 @@ class EventStore:
 
         return self._transaction(work)
 
-    def record_health(self, when: datetime, kiosk_id: str, what: str, note: str, alert: bool) -> tuple[int, Optional[int]]:
+    def record_health(self, when: datetime, kiosk_id: str, what: str, note: str, alert: bool,
+                      source: str = "camera") -> tuple[int, Optional[int]]:
         """Store a ``health`` event (the kiosk itself, not a visitor) and, if ``alert``, its outbox row, atomically.
 
-        ``what`` is a short name (the listing's label column), ``note`` the sentence for people.
+        ``what`` is a short name (the listing's label column), ``note`` the sentence for people,
+        ``source`` the kind of source the kiosk was running on.
         Its alert always leads an email of its own: it is never a cooldown repeat, nor makes one.
         Returns (event id, outbox id or None).
         """
         def work(db: sqlite3.Connection) -> tuple[int, Optional[int]]:
             cur = db.execute(
-                "INSERT INTO events (kind, time, epoch, day, kiosk_id, decision, label, score, faces, policy_note)"
-                " VALUES ('health', ?, ?, ?, ?, 'health', ?, 0, 0, ?)",
-                (when.isoformat(timespec="milliseconds"), when.timestamp(), _local_day(when), kiosk_id, what, note))
+                "INSERT INTO events (kind, time, epoch, day, kiosk_id, decision, label, score, faces, policy_note,"
+                " source) VALUES ('health', ?, ?, ?, ?, 'health', ?, 0, 0, ?, ?)",
+                (when.isoformat(timespec="milliseconds"), when.timestamp(), _local_day(when), kiosk_id, what, note,
+                 source))
             event_id = int(cur.lastrowid)
             if not alert:
                 return event_id, None
@@ -394,9 +415,14 @@ class EventStore:
         return self._transaction(work)
 
     def events(self, since: Optional[datetime] = None, until: Optional[datetime] = None,
-               day: Optional[date] = None, limit: Optional[int] = None) -> list[StoredEvent]:
-        """Events oldest first, each with its alert state (none, pending, repeat, sending, sent)."""
+               day: Optional[date] = None, limit: Optional[int] = None,
+               exclude_sources: Collection[str] = ()) -> list[StoredEvent]:
+        """Events oldest first, each with its alert state (none, pending, repeat, sending, sent);
+        ``exclude_sources`` leaves out the events of those source kinds (e.g. the demo)."""
         where, params = [], []
+        if exclude_sources:
+            where.append(f"e.source NOT IN ({','.join('?' * len(exclude_sources))})")
+            params.extend(exclude_sources)
         if since is not None:
             where.append("e.epoch >= ?")
             params.append(since.timestamp())
@@ -428,10 +454,26 @@ class EventStore:
         return [_from_row(StoredEvent, row) for row in rows]
 
     def decision_counts(self, day: date) -> dict[str, int]:
+        """Decisions of ``day`` per outcome; demo events never count."""
         rows = self._query("SELECT decision, count(*) AS n FROM events WHERE day = ? AND kind = 'decision'"
-                           " GROUP BY decision",
-                           (day.isoformat(),))
+                           " AND source != ? GROUP BY decision",
+                           (day.isoformat(), DEMO_SOURCE))
         return {row["decision"]: int(row["n"]) for row in rows}
+
+    def delete_event(self, event_id: int) -> Optional[tuple[StoredEvent, list[str]]]:
+        """Remove one event and every outbox row about it, atomically: queued alerts never go out,
+        and a sent one keeps only its delivery record (message id, time, count: no face, no name).
+        Returns (the event as it was, the states of the outbox rows removed); None if there is no
+        such event. Its image files are the caller's to delete (``SnapshotStore.delete``)."""
+        def work(db: sqlite3.Connection) -> Optional[tuple[StoredEvent, list[str]]]:
+            row = db.execute(f"{EVENTS_SQL} WHERE e.id = ?", (event_id,)).fetchone()
+            if row is None:
+                return None
+            states = [r[0] for r in db.execute("SELECT state FROM outbox WHERE event_id = ?", (event_id,))]
+            db.execute("DELETE FROM outbox WHERE event_id = ?", (event_id,))
+            db.execute("DELETE FROM events WHERE id = ?", (event_id,))
+            return _from_row(StoredEvent, row), states
+        return self._transaction(work)
 
     def forget_snapshots_before(self, day: date) -> int:
         """Clear image paths of events older than ``day`` (their files are being deleted)."""

@@ -1,5 +1,6 @@
 """The event database's schema is versioned (PRAGMA user_version) and an older file is migrated
-in place: here a database made by the SQL of the schema before versioning (no ``kind`` column)."""
+in place: here databases made by the SQL of the schema before versioning (no ``kind`` column) and
+of version 1 (no ``source`` column, ids that a delete could free for reuse)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from datetime import date, datetime
 
 import pytest
 
-from kiosk.events.store import SCHEMA_VERSION, EventStore, StoreError
+from kiosk.events import store as store_module
+from kiosk.events.store import MIGRATED_SOURCE, SCHEMA_VERSION, EventStore, StoreError
 from kiosk.records import StoredEvent
 
 # The schema as the kiosk created it before versioning (user_version 0), verbatim.
@@ -108,20 +110,20 @@ def test_a_database_of_the_old_schema_is_migrated_in_place_and_keeps_every_row(t
     assert store.event(health_id).kind == "health"
     assert store.decision_counts(date(2026, 11, 20)) == {"granted": 2, "denied": 1}  # health is no decision
     store.close()
-    assert user_version(path) == SCHEMA_VERSION == 1
+    assert user_version(path) == SCHEMA_VERSION == 2
     fresh = tmp_path / "fresh.sqlite3"
     EventStore(fresh).close()
     assert columns(path) == columns(fresh)  # migrated and new files have the same layout
     assert all(columns(path, t) == columns(fresh, t) for t in ("outbox", "deliveries"))
     EventStore(path).close()  # opening a current file again changes nothing
-    assert user_version(path) == 1
+    assert user_version(path) == 2
 
 
 def test_a_new_database_has_the_current_version_and_a_kind_for_each_event(tmp_path):
     path = tmp_path / "events.sqlite3"
     EventStore(path).close()
-    assert user_version(path) == SCHEMA_VERSION and columns(path)[-1] == "kind"
-    assert "kind" in {f for f in StoredEvent.__dataclass_fields__}
+    assert user_version(path) == SCHEMA_VERSION and columns(path)[-2:] == ["kind", "source"]
+    assert {"kind", "source"} <= {f for f in StoredEvent.__dataclass_fields__}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["events.sqlite3"]  # no temporary file left
 
 
@@ -132,6 +134,85 @@ def test_a_database_from_a_newer_kiosk_is_refused_and_left_alone(tmp_path):
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     db.commit()
     db.close()
-    with pytest.raises(StoreError, match=r"schema version 2 is newer than this kiosk's \(1\); update the kiosk"):
+    with pytest.raises(StoreError, match=r"schema version 3 is newer than this kiosk's \(2\); update the kiosk"):
         EventStore(path)
     assert user_version(path) == SCHEMA_VERSION + 1
+
+
+# Version 1 as the kiosk created it (user_version 1): the schema of version 0 plus ``kind``, verbatim.
+SCHEMA_V1 = SCHEMA_V0.replace(
+    "    crop_path     TEXT               -- face crop\n",
+    "    crop_path     TEXT,              -- face crop\n"
+    "    kind          TEXT    NOT NULL DEFAULT 'decision'  -- decision | health (decision: granted, denied, ...)\n")
+
+
+def version_1_database(path) -> None:
+    """A version-1 WAL database: the three old events, a health event, a sent alert and a queued one."""
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.executescript(SCHEMA_V1)
+    db.executemany("INSERT INTO events (time, epoch, day, kiosk_id, decision, label, score, faces, policy_note,"
+                   " snapshot_path, crop_path) VALUES (?,?,?,'old-door',?,?,?,?,?,?,?)", OLD_EVENTS)
+    db.execute("INSERT INTO events (kind, time, epoch, day, kiosk_id, decision, label, score, faces, policy_note)"
+               " VALUES ('health', '2026-11-20T08:03:00.000+01:00', 1795158180.0, '2026-11-20', 'old-door',"
+               " 'health', 'database-replaced', 0, 0, 'a note')")
+    db.execute("INSERT INTO deliveries (kind, message_id, sent_at, alert_count) VALUES ('alert', '<m@x>', 1.0, 1)")
+    db.execute("INSERT INTO outbox (kind, event_id, state, created_at, delivery_id) VALUES ('alert', 2, 'sent', 1.0, 1)")
+    db.execute("INSERT INTO outbox (kind, event_id, state, created_at) VALUES ('alert', 4, 'pending', 2.0)")
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+
+
+def test_a_version_1_database_is_migrated_with_camera_as_the_source_of_its_events(tmp_path):
+    path = tmp_path / "events.sqlite3"
+    version_1_database(path)
+    assert user_version(path) == 1 and "source" not in columns(path) and columns(path)[-1] == "kind"
+    store = EventStore(path)
+    events = store.events()
+    # every row kept as it was, each now with the source its events came from: the door camera
+    assert [(e.id, e.kind, e.decision, e.label, e.snapshot_path, e.alert_state) for e in events] == [
+        (1, "decision", "granted", "with_mask", None, "none"),
+        (2, "decision", "denied", "without_mask", "/s/1.jpg", "sent"),
+        (3, "decision", "granted", "without_mask", None, "none"),
+        (4, "health", "health", "database-replaced", None, "pending")]
+    assert {e.source for e in events} == {MIGRATED_SOURCE} == {"camera"}
+    assert [(p.event_id, p.kind) for p in store.pending()] == [(4, "alert")]  # the queued alert still goes out
+    assert store.decision_counts(date(2026, 11, 20)) == {"granted": 2, "denied": 1}
+    # from now on an id is never handed out twice, not even the newest one after it was deleted
+    when = datetime.fromisoformat("2026-11-20T08:05:00+01:00")
+    new_id, _ = store.record_health(when, "old-door", "camera-offline", "a note", alert=False, source="demo")
+    assert new_id == 5 and store.event(new_id).source == "demo"
+    assert store.delete_event(new_id)[0].id == 5 and store.event(5) is None
+    assert store.record_health(when, "old-door", "camera-back", "a note", alert=False)[0] == 6
+    assert store.decision_counts(date(2026, 11, 20)) == {"granted": 2, "denied": 1}
+    store.close()
+    assert user_version(path) == SCHEMA_VERSION == 2
+    fresh = tmp_path / "fresh.sqlite3"
+    EventStore(fresh).close()
+    assert columns(path) == columns(fresh)
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("PRAGMA foreign_key_check").fetchall() == []  # the outbox still points at its events
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert sorted(r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'"
+                                               " AND name NOT LIKE 'sqlite_%'")) == [
+            "deliveries_sent", "events_day", "events_epoch", "outbox_state"]
+    finally:
+        db.close()
+
+
+def test_a_failed_migration_leaves_the_version_1_file_as_it_was(tmp_path, monkeypatch):
+    path = tmp_path / "events.sqlite3"
+    version_1_database(path)
+    steps = dict(store_module.MIGRATIONS)
+    steps[2] = (*steps[2], "SELECT no_such_function()")  # fails after the rows have moved
+    monkeypatch.setattr(store_module, "MIGRATIONS", steps)
+    with pytest.raises(StoreError):
+        EventStore(path)
+    assert user_version(path) == 1 and "source" not in columns(path)
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("SELECT count(*) FROM events").fetchone()[0] == 4
+    finally:
+        db.close()
