@@ -62,6 +62,7 @@ class DemoFeed(FrameSource):
     """The demo loop as a ``FrameSource`` (infinite; the capture thread paces it at ``DEMO_FPS``)."""
 
     live_state = "demo"
+    kind = "demo"  # its events are recorded as demo: never emailed, counted or reported
 
     def __init__(self, size: tuple[int, int] = (640, 480), status_text: str = "", fps: float = DEMO_FPS) -> None:
         self.label = "demo"

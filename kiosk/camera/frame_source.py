@@ -28,6 +28,7 @@ class FrameSource(ABC):
     """One input of frames. ``read`` returns a BGR frame, or None when no frame is ready (yet)."""
 
     label: str = ""  # shown in the status bar, e.g. "camera 0", "demo", "hall.mp4"
+    kind: str = "camera"  # recorded with every event: camera | stream | file | folder | demo (records.SOURCE_KINDS)
     live_state: str = "live"  # source_state while frames flow: "live" or "demo"
     status_text: str = ""  # standing note for the operator, e.g. why the demo is shown
     fps: Optional[float] = None  # media rate of files and the demo; None for live devices

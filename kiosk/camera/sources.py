@@ -95,6 +95,8 @@ class _CaptureSource(FrameSource):
 class CameraSource(_CaptureSource):
     """A local camera by index; when it is unplugged the capture thread reconnects with backoff."""
 
+    kind = "camera"
+
     def __init__(self, index: int, width: int, height: int) -> None:
         super().__init__()
         self.index = index
@@ -117,6 +119,8 @@ class CameraSource(_CaptureSource):
 
 class StreamSource(_CaptureSource):
     """An RTSP/HTTP network camera, opened through FFmpeg with bounded timeouts."""
+
+    kind = "stream"
 
     def __init__(self, url: str) -> None:
         super().__init__()
@@ -149,6 +153,7 @@ class StreamSource(_CaptureSource):
 class VideoFileSource(FrameSource):
     """A video file, played at its own frame rate; optionally looped."""
 
+    kind = "file"
     retry = False
 
     def __init__(self, path: Path, loop: bool) -> None:
@@ -203,6 +208,7 @@ class ImageFolderSource(FrameSource):
     A picture that cannot be read is logged and its slot shows the empty frame: the picture
     before it must not stay on screen and be decided a second time."""
 
+    kind = "folder"
     retry = False
 
     def __init__(self, folder: Path, loop: bool, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> None:

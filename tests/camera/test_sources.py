@@ -13,6 +13,7 @@ from kiosk.camera.capture import ENDED_TEXT, CaptureThread, LatestSlot
 from kiosk.config import CameraSection, Config
 from kiosk.camera.demo_feed import LOOP_SECONDS, PHASES, DemoFeed
 from kiosk.errors import KioskError
+from kiosk.records import SOURCE_KINDS
 from kiosk.vision.model_spec import WITH_MASK, WITHOUT_MASK
 from kiosk.camera.sources import (
     DEMO_FALLBACK_TEXT,
@@ -24,6 +25,7 @@ from kiosk.camera.sources import (
     SourceUnavailable,
     StreamSource,
     VideoFileSource,
+    make_source,
     open_source,
     parse_source,
 )
@@ -144,6 +146,19 @@ def test_unreachable_stream_is_offline_and_hides_credentials():
 def test_command_line_numbers_are_camera_indexes():
     assert parse_source("2") == 2 and parse_source(" 0 ") == 0
     assert parse_source("demo") == "demo" and parse_source("clip.mp4") == "clip.mp4"
+
+
+def test_every_source_says_what_kind_it_is(tmp_path):
+    """The kind each event records: a demo is never taken for a real door, a replay never for a camera."""
+    (tmp_path / "pictures").mkdir()
+    video = write_video(tmp_path / "clip.mp4", numbered_frames(3))
+    kinds = {value: make_source(value, Config()).kind
+             for value in (3, "rtsp://cam.example/live", str(video), str(tmp_path / "pictures"), "demo", "DEMO")}
+    assert kinds == {3: "camera", "rtsp://cam.example/live": "stream", str(video): "file",
+                     str(tmp_path / "pictures"): "folder", "demo": "demo", "DEMO": "demo"}
+    assert set(kinds.values()) == set(SOURCE_KINDS)
+    fallback = open_source(config(source=MISSING_CAMERA, fallback_to_demo=True))
+    assert fallback.kind == "camera"  # a named camera that is missing stays the camera, never the demo
 
 
 # --- image folders --------------------------------------------------------------------------
