@@ -216,6 +216,7 @@ class KioskRuntime:
         return np.full((self.cfg.camera.height, self.cfg.camera.width, 3), 32, np.uint8)
 
     def _deliver(self, event: DecisionEvent) -> None:
+        event.source = self.source.kind  # the source knows what it is: a demo is never taken for a real event
         log.info("decision: %s (%s %.2f, %d face(s))%s", event.decision, event.label, event.score, event.faces,
                  f" [{event.policy_note}]" if event.policy_note else "")
         for sink in self.sinks:
