@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 UPDATES_MAXSIZE = 2
 STATUS_REFRESH_S = 0.5  # while no frames arrive (offline, ended), the screen still hears from us this often
 POLL_S = 0.1
-RESULTS_MAX_AGE_S = 0.5  # older analysed faces are not drawn on a new frame (the person may have left)
+RESULTS_MAX_AGE_S = 0.5  # older analysed faces are not drawn on a new frame (the person may have left) ...
+RESULTS_MAX_HOLD_S = 3.0  # ... unless the analysis of one frame takes longer: then they stay until the next (up to this)
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,7 @@ class KioskRuntime:
         self._last_published_at = 0.0
         self._last_results: list[FaceResult] = []
         self._last_results_at = 0.0
+        self._analysis_s = 0.0  # how long the newest analysis took
         self._shown_state = DecisionState.WAITING  # the state of the newest update published
         self._hint = ""  # the engine's newest hint (analysis thread), shown with CHECKING
         self._publish_lock = threading.Lock()  # capture and analysis threads both publish
@@ -159,6 +161,7 @@ class KioskRuntime:
             self.finished.set()
 
     def _analyse(self, item: CapturedFrame) -> None:
+        started = time.monotonic()
         try:
             results = self.analyzer.analyze(item.image)
         except Exception as exc:  # one bad frame never stops the kiosk
@@ -175,6 +178,7 @@ class KioskRuntime:
         self._rate.tick()
         self._last_frame, self._last_index = item.image, item.index
         self._last_results, self._last_results_at = results, time.monotonic()
+        self._analysis_s = self._last_results_at - started
         hint_changed = step.hint != self._hint
         self._hint = step.hint
         if not self.preview or step.event is not None or step.state != self._shown_state or hint_changed:
@@ -182,8 +186,11 @@ class KioskRuntime:
                           item.captured_at)
 
     def _preview(self, item: CapturedFrame) -> None:
-        """Capture thread: show this frame now, with the newest analysed faces if still fresh."""
-        fresh = time.monotonic() - self._last_results_at <= RESULTS_MAX_AGE_S
+        """Capture thread: show this frame now, with the newest analysed faces if still fresh. On a
+        slow machine (one analysis longer than RESULTS_MAX_AGE_S) they stay until the next analysis
+        replaces them; a cut-off shorter than the analysis would leave most frames without boxes."""
+        max_age = max(RESULTS_MAX_AGE_S, min(RESULTS_MAX_HOLD_S, 1.5 * self._analysis_s))
+        fresh = time.monotonic() - self._last_results_at <= max_age
         self._last_frame = item.image
         self._publish(item.image, self._last_results if fresh else [], None, None,
                       self.capture.status, item.index, item.captured_at)
