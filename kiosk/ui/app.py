@@ -195,6 +195,10 @@ class KioskWindow:
         if new_frame:  # while offline/ended the runtime repeats the last frame with fresh status only
             self.video.show(update.frame, update.results)
             self.display_rate.tick()
+        elif update.captured_at and update.results != self.video.results:
+            # the analysis of the picture on screen (shown first as a preview with the previous
+            # faces): draw its own boxes, so a decision's frame shows the faces it was made on
+            self.video.show(update.frame, update.results)
         state = state_name(update.state)
         if state != "granted":
             self._soft_grant = False

@@ -14,7 +14,7 @@ import tkinter.font as tkfont
 from typing import Optional, Sequence
 
 import numpy as np
-from PIL import ImageTk
+from PIL import Image, ImageTk
 
 from kiosk.vision.annotate import draw_results
 from kiosk.records import FaceResult
@@ -56,6 +56,15 @@ class VideoView:
     @property
     def photo_size(self) -> tuple[int, int]:
         return self._photo_size
+
+    @property
+    def results(self) -> list[FaceResult]:
+        """The faces boxed on the picture shown now."""
+        return self._last[1] if self._last is not None else []
+
+    def displayed_image(self) -> Optional[Image.Image]:
+        """The picture on screen as Tk holds it (RGBA), read back from the photo image; None before the first."""
+        return ImageTk.getimage(self._photo) if self._photo is not None else None
 
     def show(self, frame: np.ndarray, results: Sequence[FaceResult]) -> None:
         """Draw ``frame`` (BGR, as captured) with ``results`` boxes, fitted into the canvas."""
