@@ -219,6 +219,8 @@ class StorageSection:
     snapshots: str = setting("var/snapshots", text(False), "Folder for event snapshots")
     retention_days: int = setting(30, int_range(1, 3650), "Snapshots older than this are deleted")
     privacy: bool = setting(False, boolean, "Store and send no images at all")
+    keep_granted_images: bool = setting(
+        False, boolean, "Also keep the images of granted visitors; by default only denials keep a face image")
     reports: str = setting("var/reports", text(False), "Folder the kiosk writes the daily reports it emails to")
 
 

@@ -79,11 +79,11 @@ def build_run_config(args: argparse.Namespace) -> Config:
     })
 
 
-def _event_services(cfg: Config) -> "EventServices":
+def _event_services(cfg: Config, source_kind: str) -> "EventServices":
     """Event log, snapshots and email alerts; started before the first frame can be decided."""
     from kiosk.events.services import EventServices
 
-    services = EventServices(cfg)
+    services = EventServices(cfg, source_kind)
     services.start()
     return services
 
@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     analyzer = build_analyzer(cfg, video=True)
     source = open_source(cfg, explicit=args.source is not None)
     try:
-        services = _event_services(cfg)
+        services = _event_services(cfg, source.kind)
     except KioskError:
         source.close()
         raise

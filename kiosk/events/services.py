@@ -1,7 +1,9 @@
 """The one object the kiosk talks to about what happened: event log, snapshots, alerts, reports.
 
 ``on_decision`` runs on the analysis worker thread and persists everything (snapshots, event
-row, outbox row) before any email is tried; disk problems are logged in one line and never
+row, outbox row) before any email is tried. Face images are kept for denials only, unless
+``[storage] keep_granted_images`` (and never with ``privacy``). A demo is never a real event:
+demo events are recorded with their source, but never emailed nor counted; disk problems are logged in one line and never
 raised, because the person at the door must still see the decision. ``status`` only reads
 in-memory counters, so the Tk thread may call it every frame.
 
@@ -24,7 +26,7 @@ from kiosk.events.alert_sender import AlertSender
 from kiosk.config import Config
 from kiosk.events.store import DatabaseDamaged, EventStore, move_aside
 from kiosk.events.mailer import Email, Mailer
-from kiosk.records import DecisionEvent, is_denial
+from kiosk.records import DEMO_SOURCE, DecisionEvent, is_denial
 from kiosk.events.snapshots import SnapshotStore
 
 log = logging.getLogger(__name__)
@@ -40,8 +42,10 @@ def _today() -> date:
 class EventServices:
     """Implements ``kiosk.records.DecisionSink`` for the kiosk (GUI and headless)."""
 
-    def __init__(self, cfg: Config) -> None:
+    def __init__(self, cfg: Config, source_kind: str = "camera") -> None:
+        """``source_kind``: what the kiosk's frames come from (``FrameSource.kind``), recorded with its health events."""
         self.cfg = cfg
+        self.source_kind = source_kind
         self.store = self._open_store(cfg.resolve_path(cfg.storage.database))
         self.snapshots = SnapshotStore(cfg.resolve_path(cfg.storage.snapshots), cfg.storage.retention_days)
         self.mailer = Mailer(cfg.email)
@@ -72,7 +76,7 @@ class EventServices:
         note = (f"event database {path} was damaged ({problem}); moved aside to {aside.name}"
                 " and a fresh event log started")
         store.record_health(datetime.now().astimezone(), self.cfg.kiosk.id, "database-replaced", note,
-                            alert=self.cfg.email.enabled)
+                            alert=self.cfg.email.enabled and self.source_kind != DEMO_SOURCE, source=self.source_kind)
         log.warning("%s", note)
         return store
 
@@ -99,12 +103,18 @@ class EventServices:
     # --- the sink --------------------------------------------------------------------------
 
     def _alert_wanted(self, event: DecisionEvent) -> bool:
-        return self.cfg.email.enabled and event.decision in self.cfg.email.notify_on
+        return self.cfg.email.enabled and event.decision in self.cfg.email.notify_on and event.source != DEMO_SOURCE
+
+    def _keeps_images(self, event: DecisionEvent) -> bool:
+        """Private by default: a face image is kept for a denial (staff must see who it was), for a
+        grant only when ``[storage] keep_granted_images`` asks, and never in privacy mode."""
+        storage = self.cfg.storage
+        return not storage.privacy and (is_denial(event.decision) or storage.keep_granted_images)
 
     def on_decision(self, event: DecisionEvent) -> None:
         """Persist one decision episode (images, event row, alert row) and wake the sender."""
         snapshot = crop = None
-        if not self.cfg.storage.privacy:
+        if self._keeps_images(event):
             try:
                 snapshot, crop = self.snapshots.save(event)
             except Exception as exc:  # disk full, permissions, an odd frame: the event row still goes in
@@ -117,7 +127,7 @@ class EventServices:
             return
         with self._lock:
             self._roll_day()
-            if event.time.astimezone().date() == self._day:
+            if event.time.astimezone().date() == self._day and event.source != DEMO_SOURCE:
                 if event.decision == "granted":
                     self._granted += 1
                 elif is_denial(event.decision):
