@@ -12,6 +12,10 @@ SMTP connection (SSL / STARTTLS / plain). Two things are done around it on purpo
 
 TLS always verifies the server certificate (``ssl.create_default_context``), and a login over an
 unencrypted connection is refused unless ``[email] allow_plaintext_login`` says otherwise.
+
+Private by default: an email shows a face only as a small thumbnail of its crop (``Thumbnail``,
+made when the email is sent), never a full frame. Retention deletes the kiosk's files, not what
+sits in mailboxes, so what leaves the kiosk is kept to what staff need to tell who it was.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import logging
 import smtplib
 import socket
 import ssl
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,6 +38,7 @@ import yagmail
 from kiosk.config import EmailSection, plaintext_login_problem
 from kiosk.credentials import smtp_password
 from kiosk.errors import KioskError
+from kiosk.events.snapshots import thumbnail_png
 from kiosk.records import StoredEvent
 
 log = logging.getLogger(__name__)
@@ -41,8 +47,20 @@ _yagmail_log = logging.getLogger(f"{__name__}.yagmail")
 _yagmail_log.setLevel(logging.WARNING)
 
 MAX_INLINE_THUMBNAILS = 12  # a digest shows the first faces, the table lists them all
+THUMBNAIL_PX = 96  # longest side of a face in a report or digest email
+ALERT_THUMBNAIL_PX = 160  # longest side of the face in an email about one alert
 
-Content = Union[str, yagmail.inline]
+
+@dataclass(frozen=True)
+class Thumbnail:
+    """A face shown inline as a small PNG, scaled down from ``path`` when the email is sent."""
+
+    path: str  # the event's face crop (or its frame when there is no crop)
+    name: str  # the file name the email gives it, e.g. "event-12.png"
+    max_side: int = THUMBNAIL_PX
+
+
+Content = Union[str, yagmail.inline, Thumbnail]
 
 
 class MailError(KioskError):
@@ -145,11 +163,12 @@ class Mailer:
 
     def _transmit(self, client: yagmail.SMTP, mail: Email, recipients: Sequence[str]) -> None:
         headers = {"X-Mailer": "mask-kiosk", "X-Kiosk-Mail-Kind": mail.kind, **mail.headers}
-        to, message = client.prepare_send(
-            to=list(recipients), subject=mail.subject, contents=mail.contents,
-            attachments=mail.attachments or None, headers=headers, prettify_html=False,
-            message_id=mail.message_id or None,
-        )
+        with tempfile.TemporaryDirectory(prefix="kiosk-mail-") as folder:  # thumbnails live only while composed
+            to, message = client.prepare_send(
+                to=list(recipients), subject=mail.subject, contents=_with_thumbnails(mail.contents, Path(folder)),
+                attachments=mail.attachments or None, headers=headers, prettify_html=False,
+                message_id=mail.message_id or None,
+            )
         try:
             refused = client.smtp.sendmail(self.settings.sender, to, message)
         except smtplib.SMTPRecipientsRefused as exc:
@@ -193,22 +212,39 @@ def _when(iso: str) -> str:
     return f"{datetime.fromisoformat(iso):%Y-%m-%d %H:%M:%S %z}"
 
 
-def inline_image(path: Optional[str], privacy: bool) -> Optional[yagmail.inline]:
-    """An inline image for the body, or None (privacy on, or the file was cleaned up)."""
+def face_thumbnail(event: StoredEvent, privacy: bool, max_side: int = THUMBNAIL_PX) -> Optional[Thumbnail]:
+    """The event's face as a small inline image, or None (privacy on, no image kept, or cleaned up)."""
+    path = event.thumbnail_path
     if privacy or not path or not Path(path).is_file():
         return None
-    return yagmail.inline(path)
+    return Thumbnail(path, f"event-{event.id}.png", max_side)
+
+
+def _with_thumbnails(contents: Sequence[Content], folder: Path) -> list[Union[str, yagmail.inline]]:
+    """``contents`` for yagmail: each ``Thumbnail`` written as a small PNG into ``folder``; one
+    whose image is gone by now (retention, a deleted event) is left out."""
+    ready: list[Union[str, yagmail.inline]] = []
+    for item in contents:
+        if not isinstance(item, Thumbnail):
+            ready.append(item)
+            continue
+        data = thumbnail_png(item.path, item.max_side)
+        if data is not None:
+            path = folder / item.name
+            path.write_bytes(data)
+            ready.append(yagmail.inline(str(path)))
+    return ready
 
 
 def _row_html(event: StoredEvent) -> str:
     cells = [f"#{event.id}", _when(event.time), event.decision.upper(), event.label,
-             f"{event.score * 100:.0f}%", str(event.faces), event.policy_note]
+             f"{event.score * 100:.0f}%", str(event.faces), event.source, event.policy_note]
     return "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
 
 
 def events_table(events: Sequence[StoredEvent]) -> str:
     """An HTML table of events (no newlines: yagmail turns them into <br>)."""
-    head = "".join(f"<th align='left'>{h}</th>" for h in ("event", "time", "decision", "label", "score", "faces", "note"))
+    head = "".join(f"<th align='left'>{h}</th>" for h in ("event", "time", "decision", "label", "score", "faces", "source", "note"))
     return f"<table border='1' cellpadding='4' cellspacing='0'><tr>{head}</tr>{''.join(map(_row_html, events))}</table>"
 
 
@@ -240,14 +276,14 @@ def compose_alert(kiosk_id: str, leads: Sequence[StoredEvent], repeats: Sequence
         subject = f"[{kiosk_id}] Access {event.decision} at {_when(event.time)}"
         contents.append(f"<h2>Access {html.escape(event.decision)} at kiosk {html.escape(kiosk_id)}</h2>"
                         + events_table([event]))
-        contents += [img for img in (inline_image(event.snapshot_path, privacy),
-                                     inline_image(event.crop_path, privacy)) if img is not None]
+        face = face_thumbnail(event, privacy, ALERT_THUMBNAIL_PX)
+        contents += [face] if face is not None else []
     else:
         kind = "digest"
         subject = f"[{kiosk_id}] Digest: {len(leads)} alerts from {_when(leads[0].time)} to {_when(leads[-1].time)}"
         contents.append(f"<h2>{len(leads)} alerts at kiosk {html.escape(kiosk_id)}</h2>"
                         "<p>Rolled into one email because of the hourly cap or a backlog.</p>" + events_table(leads))
-        thumbs = [inline_image(e.thumbnail_path, privacy) for e in leads[:MAX_INLINE_THUMBNAILS]]
+        thumbs = [face_thumbnail(e, privacy) for e in leads[:MAX_INLINE_THUMBNAILS]]
         contents += [img for img in thumbs if img is not None]
     if repeats:
         contents.append(f"<h3>{len(repeats)} more within the alert cooldown (no separate email)</h3>"

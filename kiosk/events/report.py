@@ -1,6 +1,10 @@
 """The daily report: decisions per hour (PNG chart), totals, the denials with thumbnails, as a
 self-contained HTML page plus a CSV of every event, and the email that carries it.
 
+Demo events are never in a report (a demo is never a real event); file and folder replays are,
+marked as such, unless the report is asked to leave them out (``exclude_replays``). Faces appear
+only as small thumbnails of their crops, in the page and in the email alike.
+
 The chart uses matplotlib's object API with the Agg canvas (no pyplot, no GUI backend), so the
 running kiosk can build a report on a background thread next to Tk.
 """
@@ -18,11 +22,9 @@ from matplotlib.figure import Figure
 
 from kiosk.events.store import EventStore
 from kiosk.events.table import write_csv
-from kiosk.events.mailer import MAX_INLINE_THUMBNAILS, Email, events_table, inline_image, message_id
+from kiosk.events.mailer import MAX_INLINE_THUMBNAILS, THUMBNAIL_PX, Email, events_table, face_thumbnail, message_id
 from kiosk.events.snapshots import thumbnail_png
-from kiosk.records import StoredEvent, is_denial
-
-THUMBNAIL_PX = 96
+from kiosk.records import DEMO_SOURCE, REPLAY_SOURCES, StoredEvent, is_denial
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,8 @@ class ReportFiles:
     granted: int
     denied: int
     denials: list[StoredEvent]
+    replays: int = 0  # decisions among those counted that came from a file or folder replay
+    exclude_replays: bool = False
 
 
 def hourly_counts(events: list[StoredEvent]) -> dict[str, list[int]]:
@@ -80,8 +84,9 @@ def _denials_html(denials: list[StoredEvent], privacy: bool) -> str:
         image = "" if privacy else _thumbnail_img(event)
         rows.append(f"<tr><td>{image}</td><td>#{event.id}</td><td>{when}</td>"
                     f"<td>{html.escape(event.label)}</td><td>{event.score * 100:.0f}%</td>"
-                    f"<td>{html.escape(event.alert_state)}</td></tr>")
-    head = "<tr><th>face</th><th>event</th><th>time</th><th>label</th><th>score</th><th>alert</th></tr>"
+                    f"<td>{html.escape(event.source)}</td><td>{html.escape(event.alert_state)}</td></tr>")
+    head = ("<tr><th>face</th><th>event</th><th>time</th><th>label</th><th>score</th><th>source</th>"
+            "<th>alert</th></tr>")
     return f"<table border='1' cellpadding='4' cellspacing='0'>{head}{''.join(rows)}</table>"
 
 
@@ -94,12 +99,26 @@ def _health_html(health: list[StoredEvent]) -> str:
     return f"<h2>Kiosk health</h2><ul>{items}</ul>"
 
 
-def build_report(store: EventStore, day: date, out_dir: Path, kiosk_id: str, privacy: bool) -> ReportFiles:
-    """Write ``report-DAY.html``, ``report-DAY.csv`` and ``report-DAY-hours.png`` into ``out_dir``."""
+def _sources_note(replays: int, exclude_replays: bool) -> str:
+    """What the figures are made of, in one sentence."""
+    if exclude_replays:
+        return "<p>Demo events and file or folder replays are not included.</p>"
+    if replays:
+        return (f"<p>{replays} of these decisions came from file or folder replays, not the camera;"
+                " demo events are not included.</p>")
+    return "<p>Demo events are not included.</p>"
+
+
+def build_report(store: EventStore, day: date, out_dir: Path, kiosk_id: str, privacy: bool,
+                 exclude_replays: bool = False) -> ReportFiles:
+    """Write ``report-DAY.html``, ``report-DAY.csv`` and ``report-DAY-hours.png`` into ``out_dir``:
+    every event of ``day`` but the demo's (and, with ``exclude_replays``, file and folder replays')."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    events = store.events(day=day)  # the CSV lists every event; the figures count decisions only
+    left_out = (DEMO_SOURCE, *(REPLAY_SOURCES if exclude_replays else ()))
+    events = store.events(day=day, exclude_sources=left_out)  # the CSV lists them all; the figures count decisions
     decisions = [e for e in events if e.kind == "decision"]
+    replays = sum(e.source in REPLAY_SOURCES for e in decisions)
     counts = hourly_counts(decisions)
     stem = f"report-{day.isoformat()}"
     chart, csv_path, html_path = out_dir / f"{stem}-hours.png", out_dir / f"{stem}.csv", out_dir / f"{stem}.html"
@@ -113,13 +132,14 @@ def build_report(store: EventStore, day: date, out_dir: Path, kiosk_id: str, pri
         f"<h1>Daily report: kiosk {html.escape(kiosk_id)}, {day.isoformat()}</h1>"
         f"<p><b>{granted}</b> granted, <b>{denied}</b> denied ({uncertain} of them uncertain: no confident"
         f" decision in time), {len(decisions)} decisions in total.</p>"
+        f"{_sources_note(replays, exclude_replays)}"
         f"{_health_html([e for e in events if e.kind == 'health'])}"
         f"<img alt='decisions per hour' src='{chart.name}'/>"
         f"<h2>Denials</h2>{_denials_html(denials, privacy)}"
-        f"<p>Every event: <a href='{csv_path.name}'>{csv_path.name}</a></p></body></html>"
+        f"<p>Every event in this report: <a href='{csv_path.name}'>{csv_path.name}</a></p></body></html>"
     )
     html_path.write_text(page, encoding="utf-8")
-    return ReportFiles(day, html_path, csv_path, chart, granted, denied, denials)
+    return ReportFiles(day, html_path, csv_path, chart, granted, denied, denials, replays, exclude_replays)
 
 
 def compose_report_email(files: ReportFiles, kiosk_id: str, privacy: bool) -> Email:
@@ -132,8 +152,9 @@ def compose_report_email(files: ReportFiles, kiosk_id: str, privacy: bool) -> Em
         yagmail.inline(str(files.chart)),
         f"<h3>Denials</h3>{events_table(files.denials) if files.denials else '<p>No denials.</p>'}",
     ]
-    thumbnails = (inline_image(event.crop_path, privacy) for event in files.denials[:MAX_INLINE_THUMBNAILS])
+    thumbnails = (face_thumbnail(event, privacy) for event in files.denials[:MAX_INLINE_THUMBNAILS])
     contents += [image for image in thumbnails if image is not None]
+    contents.append(_sources_note(files.replays, files.exclude_replays))
     return Email(
         subject=f"[{kiosk_id}] Daily report {files.day.isoformat()}: {files.granted} granted, {files.denied} denied",
         contents=contents, kind="report", attachments=[str(files.csv), str(files.html)],

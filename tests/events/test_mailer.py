@@ -8,6 +8,8 @@ import re
 import ssl
 import subprocess
 
+import cv2
+import numpy as np
 import pytest
 
 from tests.helpers.cli import main_command
@@ -17,7 +19,7 @@ from tools.alert_drill import denial
 from kiosk.credentials import ENV_VAR, CredentialsError
 from kiosk.events.services import EventServices
 from tools.loopback_smtp import LoopbackSmtp, free_port
-from kiosk.events.mailer import Mailer, MailError, compose_test
+from kiosk.events.mailer import ALERT_THUMBNAIL_PX, Mailer, MailError, compose_test
 
 # aiosmtpd warns that the loopback test server allows login without TLS: that is intended here
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -37,13 +39,14 @@ def login_server():
         yield smtp
 
 
-def test_denial_email_has_subject_recipients_html_and_inline_snapshot(tmp_path, server):
+def test_denial_email_has_subject_recipients_html_and_a_small_face_thumbnail(tmp_path, server):
     cfg = make_config(tmp_path, server.port)
     services = EventServices(cfg)
     services.start()
     event = denial(cfg)
     services.on_decision(event)
     received = server.wait_for(1, timeout_s=15)
+    stored = services.store.events()[0]
     services.stop()
 
     assert len(received) == 1
@@ -56,11 +59,12 @@ def test_denial_email_has_subject_recipients_html_and_inline_snapshot(tmp_path, 
     body = html_part.get_content()
     assert "denied" in body and "without_mask" in body and "93%" in body
     images = [p for p in mail.message.walk() if p.get_content_maintype() == "image"]
-    assert len(images) == 2  # annotated frame and face crop
-    for image in images:
-        cid = image["Content-ID"].strip("<>")
-        assert f"cid:{cid}" in body  # shown inline, not as a loose attachment
-        assert image.get_content()[:2] == b"\xff\xd8"  # a JPEG
+    assert len(images) == 1  # the face, never the whole frame: what leaves the kiosk outlives retention
+    (image,) = images
+    assert f"cid:{image['Content-ID'].strip('<>')}" in body  # shown inline, not as a loose attachment
+    face = cv2.imdecode(np.frombuffer(image.get_content(), np.uint8), cv2.IMREAD_COLOR)
+    assert image.get_content_type() == "image/png" and max(face.shape[:2]) == ALERT_THUMBNAIL_PX
+    assert max(cv2.imread(stored.snapshot_path).shape[:2]) > 2 * ALERT_THUMBNAIL_PX  # the frame stays on the kiosk
     assert mail.event_ids == [1]
 
 

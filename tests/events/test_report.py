@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 from datetime import datetime, timedelta
 
 import cv2
+import numpy as np
 import pytest
 
 from tests.helpers.events import make_config
 from tools.alert_drill import denial
 from kiosk.events.services import EventServices
 from tools.loopback_smtp import LoopbackSmtp
-from kiosk.events.mailer import Mailer
+from kiosk.events.mailer import THUMBNAIL_PX, Mailer
 from kiosk.records import DecisionEvent
 from kiosk.events.report import build_report, compose_report_email, hourly_counts
 
@@ -69,7 +71,12 @@ def test_report_email_carries_chart_inline_and_files_attached(tmp_path):
     names = sorted(p.get_filename() for p in mail.walk() if p.get_filename() and p.get_content_maintype() != "image")
     assert names == [files.csv.name, files.html.name]
     inline_pngs = [p for p in mail.walk() if p.get_content_type() == "image/png" and p["Content-ID"]]
-    assert len(inline_pngs) == 1  # the chart
+    assert len(inline_pngs) == 4  # the chart and one small thumbnail per denial, never a full frame
+    sizes = sorted(cv2.imdecode(np.frombuffer(p.get_content(), np.uint8), cv2.IMREAD_COLOR).shape[1::-1]
+                   for p in inline_pngs)
+    assert sizes[-1] == (800, 300)  # the chart
+    assert all(max(size) <= THUMBNAIL_PX for size in sizes[:-1])
+    assert not [p for p in mail.walk() if p.get_content_type() == "image/jpeg"]
 
 
 @pytest.mark.timeout(120)
@@ -85,3 +92,30 @@ def test_running_kiosk_emails_yesterdays_report_at_report_time(tmp_path):
     subjects = sorted(m.message["Subject"] for m in server.received)
     assert any(s.startswith(f"[test-door] Daily report {yesterday.date()}: 0 granted, 1 denied") for s in subjects)
     assert len(subjects) == 2  # the alert and the report, nothing more
+
+
+def test_demo_events_are_in_no_report_and_replays_can_be_left_out(tmp_path):
+    cfg = make_config(tmp_path)
+    services = EventServices(cfg)
+    at = lambda h, m: datetime(DAY.year, DAY.month, DAY.day, h, m).astimezone()  # noqa: E731
+    for hour, source in ((8, "camera"), (9, "stream"), (10, "file"), (11, "folder"), (12, "demo"), (13, "demo")):
+        services.on_decision(dataclasses.replace(denial(cfg, when=at(hour, 0)), source=source))
+    services.on_decision(DecisionEvent(time=at(14, 0), kiosk_id=cfg.kiosk.id, decision="granted", label="with_mask",
+                                       score=0.98, faces=1, source="demo"))
+
+    files = build_report(services.store, DAY, tmp_path / "all", cfg.kiosk.id, privacy=False)
+    assert (files.granted, files.denied, files.replays) == (0, 4, 2)
+    with open(files.csv, encoding="utf-8") as f:
+        assert [r["source"] for r in csv.DictReader(f)] == ["camera", "stream", "file", "folder"]
+    page = files.html.read_text(encoding="utf-8")
+    assert "<b>0</b> granted, <b>4</b> denied" in page and page.count("data:image/png;base64,") == 4
+    assert "2 of these decisions came from file or folder replays" in page
+
+    cameras = build_report(services.store, DAY, tmp_path / "cameras", cfg.kiosk.id, privacy=False,
+                           exclude_replays=True)
+    assert (cameras.granted, cameras.denied, cameras.replays) == (0, 2, 0)
+    assert [e.source for e in cameras.denials] == ["camera", "stream"]
+    assert "file or folder replays are not included" in cameras.html.read_text(encoding="utf-8")
+    mail = compose_report_email(cameras, cfg.kiosk.id, privacy=False)
+    assert mail.subject == f"[test-door] Daily report {DAY}: 0 granted, 2 denied"
+    services.stop()
