@@ -13,7 +13,7 @@ import sys
 from typing import Optional, Sequence
 
 from kiosk.logging_setup import add_logging_options, setup_logging
-from kiosk.module_cli import run_command
+from kiosk.module_cli import CommandParser, run_command
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("kiosk.commands.run", "start the kiosk (the default command)"),
@@ -48,7 +48,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"error: unknown command '{name}'\n\n{usage()}", file=sys.stderr)
         return 2
     module = importlib.import_module(COMMANDS[name][0])
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog=f"main.py {name}", description=module.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     add_logging_options(parser)

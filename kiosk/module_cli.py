@@ -7,15 +7,23 @@ import argparse
 import logging
 import os
 import sys
-from typing import Callable, Optional, Sequence
+from typing import Callable, NoReturn, Optional, Sequence
 
 from kiosk.errors import KioskError
 from kiosk.logging_setup import add_logging_options, setup_logging
 
 
+class CommandParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, what is wrong and where the help is,
+    instead of the whole usage first (several wrapped lines for most commands)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def module_main(prog: str, doc: Optional[str], add_arguments: Callable[[argparse.ArgumentParser], None],
                 run: Callable[[argparse.Namespace], int], argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CommandParser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_logging_options(parser)
     add_arguments(parser)
     args = parser.parse_args(argv)
