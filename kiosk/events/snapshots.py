@@ -10,7 +10,7 @@ import logging
 import re
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Optional
+from typing import Iterable, Optional
 
 import cv2
 import numpy as np
@@ -70,6 +70,23 @@ class SnapshotStore:
                 crop_path = day_dir / f"{stem}-face.jpg"
                 _write_jpeg(crop_path, crop)
         return str(frame_path), (str(crop_path) if crop_path else None)
+
+    def delete(self, paths: Iterable[Optional[str]]) -> int:
+        """Delete an event's image files (``events --delete``); returns how many went. Only files the
+        kiosk writes (named like its snapshots) are deleted, and their day folder once it is empty."""
+        removed = 0
+        for value in paths:
+            path = Path(value) if value else None
+            if path is None or not SNAPSHOT_RE.match(path.name) or not path.is_file():
+                continue
+            path.unlink()
+            removed += 1
+            if DAY_DIR_RE.match(path.parent.name):
+                try:
+                    path.parent.rmdir()  # only when empty
+                except OSError:
+                    pass
+        return removed
 
     def cutoff_day(self, today: Optional[date] = None) -> date:
         """Days strictly before this one are past retention."""

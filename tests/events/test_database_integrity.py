@@ -240,7 +240,8 @@ def test_damage_that_only_shows_while_reading_is_one_line_too(sound_database, tm
         raise sqlite3.DatabaseError("database disk image is malformed")
 
     monkeypatch.setattr(EventStore, "events", malformed)
-    args = argparse.Namespace(config=str(write_config(tmp_path)), since=None, all=True, limit=None, csv=False)
+    args = argparse.Namespace(config=str(write_config(tmp_path)), since=None, all=True, include_demo=False, limit=None,
+                              csv=False, json=False, delete=None)
     with pytest.raises(KioskError) as caught:
         events_command.run(args)
     assert str(caught.value) == f"cannot read the event database {path}: database disk image is malformed"

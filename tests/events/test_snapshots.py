@@ -100,3 +100,16 @@ def test_retention_runs_by_itself_when_the_services_start(tmp_path):
         time.sleep(0.05)
     services.stop()
     assert not any(p.exists() for p in old_files)
+
+
+def test_deleting_an_events_images_touches_only_the_kiosks_own_files(tmp_path):
+    cfg = make_config(tmp_path)
+    services = EventServices(cfg)
+    services.on_decision(denial(cfg))
+    row = services.store.events()[0]
+    services.stop()
+    day_dir = Path(row.snapshot_path).parent
+    foreign = tmp_path / "notes.jpg"  # a path that is not a snapshot of ours, e.g. from a tampered database
+    foreign.write_bytes(b"not ours")
+    assert services.snapshots.delete([row.snapshot_path, row.crop_path, str(foreign), None, row.crop_path]) == 2
+    assert foreign.read_bytes() == b"not ours" and not day_dir.exists()  # the emptied day folder goes too
