@@ -115,6 +115,26 @@ def event_kinds(v: Any) -> Optional[str]:
     return 'must be a non-empty list of "denied", "uncertain" and/or "granted"'
 
 
+MAX_FRAME_BYTES = 64  # a relay command frame is a few bytes; more is a typo
+
+
+def hex_frame(v: Any) -> Optional[str]:
+    """Bytes written to a serial relay, as hex pairs: "A0 01 01 A2"."""
+    try:
+        frame = bytes.fromhex(v) if isinstance(v, str) else b""
+    except ValueError:
+        frame = b""
+    if not 0 < len(frame) <= MAX_FRAME_BYTES:
+        return f'must be 1 to {MAX_FRAME_BYTES} bytes in hex, like "A0 01 01 A2"'
+    return None
+
+
+def http_url(v: Any) -> Optional[str]:
+    if isinstance(v, str) and (v == "" or re.match(r"^https?://[^\s/]+\S*$", v)):
+        return None
+    return 'must be an http:// or https:// URL, or "" for none'
+
+
 def setting(default: Any, check: Check, doc: str) -> Any:
     """A config key: its default, how it is checked and what it means."""
     if isinstance(default, list):
@@ -224,6 +244,28 @@ class StorageSection:
     reports: str = setting("var/reports", text(False), "Folder the kiosk writes the daily reports it emails to")
 
 
+DOOR_OUTPUTS = ("none", "serial", "gpio", "http")  # the relays of kiosk/outputs/
+
+
+@dataclass(frozen=True)
+class DoorSection:
+    output: str = setting("none", one_of(*DOOR_OUTPUTS),
+                          "What opens the door on a grant from a live camera: none, serial (USB relay board), gpio or http")
+    open_s: float = setting(3.0, number_range(0.2, 60), "How long the door stays unlocked after a grant (a new grant extends it)")
+    serial_port: str = setting("/dev/ttyUSB0", text(), "serial: the relay board's port")
+    baudrate: int = setting(9600, int_range(300, 4_000_000), "serial: the relay board's speed (LCUS boards: 9600)")
+    on_frame: str = setting("A0 01 01 A2", hex_frame, "serial: bytes (hex) that close relay 1, unlocking the door")
+    off_frame: str = setting("A0 01 00 A1", hex_frame, "serial: bytes (hex) that open relay 1 again, locking the door")
+    gpio_pin: int = setting(17, int_range(0, 63), "gpio: the BCM number of the pin driving the relay")
+    gpio_active_high: bool = setting(True, boolean,
+                                     "gpio: the relay is energised by a high pin; false for active-low relay modules")
+    http_url: str = setting("", http_url,
+                            "http: URL of the door controller that unlocks the door ({open_s} becomes the seconds, e.g. a Shelly timer)")
+    http_method: str = setting("POST", one_of("GET", "POST"), "http: GET, or POST with the decision as JSON")
+    http_timeout_s: float = setting(2.0, number_range(0.1, 30), "http: give up on the door controller after this long")
+    allow_remote_open: bool = setting(False, boolean, "Let an MQTT command open the door")
+
+
 @dataclass(frozen=True)
 class Config:
     kiosk: KioskSection = field(default_factory=KioskSection)
@@ -234,6 +276,7 @@ class Config:
     ui: UiSection = field(default_factory=UiSection)
     email: EmailSection = field(default_factory=EmailSection)
     storage: StorageSection = field(default_factory=StorageSection)
+    door: DoorSection = field(default_factory=DoorSection)
     source_path: Optional[str] = None  # the file it came from, for messages
 
     def resolve_path(self, value: str) -> Path:
@@ -251,6 +294,7 @@ SECTIONS = {
     "ui": UiSection,
     "email": EmailSection,
     "storage": StorageSection,
+    "door": DoorSection,
 }
 
 
@@ -283,6 +327,11 @@ def _check_cross_fields(cfg: Config) -> None:
         )
     if cfg.email.enabled and not cfg.email.recipients:
         raise ConfigError("[email] recipients = []: must name at least one address when email is enabled")
+    if cfg.door.output == "serial" and not cfg.door.serial_port.strip():
+        raise ConfigError(f"[door] serial_port = {_format_value(cfg.door.serial_port)}:"
+                          ' must name the relay board\'s port when output = "serial"')
+    if cfg.door.output == "http" and not cfg.door.http_url:
+        raise ConfigError('[door] http_url = "": must name the door controller when output = "http"')
     problem = plaintext_login_problem(cfg.email)
     if problem:
         raise ConfigError(f"[email] username = {_format_value(cfg.email.username)}: {problem}")
