@@ -19,7 +19,7 @@ import sys
 from datetime import datetime, time
 
 from kiosk.commands.event_options import add_config_option, reading_store
-from kiosk.commands.options import load_command_config
+from kiosk.commands.options import int_at_least, load_command_config
 from kiosk.config import Config
 from kiosk.errors import KioskError
 from kiosk.events.snapshots import SnapshotStore
@@ -31,36 +31,16 @@ ALERT_FATES = {"pending": "queued alert never sent", "sending": "alert being sen
                "sent": "alert already emailed (it cannot be recalled)"}
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text!r}")
-    return value
-
-
-def _event_id(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an event id (a whole number), got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an event id (1 or more), got {text!r}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_option(parser)
     parser.add_argument("--since", metavar="WHEN", help="YYYY-MM-DD or YYYY-MM-DDTHH:MM (local time); default: today")
     parser.add_argument("--all", action="store_true", help="every event ever recorded, demo events included")
     parser.add_argument("--include-demo", action="store_true", help="also list demo events (left out by default)")
-    parser.add_argument("--limit", type=_count, metavar="N", help="only the newest N events")
+    parser.add_argument("--limit", type=int_at_least(0, "0 or more"), metavar="N", help="only the newest N events")
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--csv", action="store_true", help="write CSV to stdout instead of a table")
     output.add_argument("--json", action="store_true", help="write one JSON object per event and line")
-    parser.add_argument("--delete", type=_event_id, metavar="ID",
+    parser.add_argument("--delete", type=int_at_least(1, "an event id (1 or more)"), metavar="ID",
                         help="delete one person's records: event ID, its image files and any alert queued for it")
 
 

@@ -6,8 +6,23 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Callable
 
 from kiosk.config import Config, load_config, with_overrides
+
+
+def int_at_least(minimum: int, meaning: str) -> Callable[[str], int]:
+    """An argparse ``type`` for a whole number of ``minimum`` or more; anything else is a one-line
+    usage error saying what it must be, e.g. ``must be 0 or more, got '-1'``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {meaning}, got {text!r}")
+        return value
+    return parse
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:

@@ -66,15 +66,18 @@ OLD_EVENTS = [  # time, epoch, day, decision, label, score, faces, policy note, 
 ]
 
 
-def old_database(path) -> None:
-    """A WAL database with the old schema, three events and a sent alert, as the old kiosk left it."""
+def old_database(path, schema: str = SCHEMA_V0, extra: tuple[str, ...] = ()) -> None:
+    """A WAL database with an old schema, three events and a sent alert, as the old kiosk left it
+    (then the ``extra`` statements)."""
     db = sqlite3.connect(path)
     db.execute("PRAGMA journal_mode=WAL")
-    db.executescript(SCHEMA_V0)
+    db.executescript(schema)
     db.executemany("INSERT INTO events (time, epoch, day, kiosk_id, decision, label, score, faces, policy_note,"
                    " snapshot_path, crop_path) VALUES (?,?,?,'old-door',?,?,?,?,?,?,?)", OLD_EVENTS)
     db.execute("INSERT INTO deliveries (kind, message_id, sent_at, alert_count) VALUES ('alert', '<m@x>', 1.0, 1)")
     db.execute("INSERT INTO outbox (kind, event_id, state, created_at, delivery_id) VALUES ('alert', 2, 'sent', 1.0, 1)")
+    for statement in extra:
+        db.execute(statement)
     db.commit()
     db.close()
 
@@ -148,20 +151,12 @@ SCHEMA_V1 = SCHEMA_V0.replace(
 
 def version_1_database(path) -> None:
     """A version-1 WAL database: the three old events, a health event, a sent alert and a queued one."""
-    db = sqlite3.connect(path)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.executescript(SCHEMA_V1)
-    db.executemany("INSERT INTO events (time, epoch, day, kiosk_id, decision, label, score, faces, policy_note,"
-                   " snapshot_path, crop_path) VALUES (?,?,?,'old-door',?,?,?,?,?,?,?)", OLD_EVENTS)
-    db.execute("INSERT INTO events (kind, time, epoch, day, kiosk_id, decision, label, score, faces, policy_note)"
-               " VALUES ('health', '2026-11-20T08:03:00.000+01:00', 1795158180.0, '2026-11-20', 'old-door',"
-               " 'health', 'database-replaced', 0, 0, 'a note')")
-    db.execute("INSERT INTO deliveries (kind, message_id, sent_at, alert_count) VALUES ('alert', '<m@x>', 1.0, 1)")
-    db.execute("INSERT INTO outbox (kind, event_id, state, created_at, delivery_id) VALUES ('alert', 2, 'sent', 1.0, 1)")
-    db.execute("INSERT INTO outbox (kind, event_id, state, created_at) VALUES ('alert', 4, 'pending', 2.0)")
-    db.execute("PRAGMA user_version = 1")
-    db.commit()
-    db.close()
+    old_database(path, SCHEMA_V1, (
+        "INSERT INTO events (kind, time, epoch, day, kiosk_id, decision, label, score, faces, policy_note)"
+        " VALUES ('health', '2026-11-20T08:03:00.000+01:00', 1795158180.0, '2026-11-20', 'old-door',"
+        " 'health', 'database-replaced', 0, 0, 'a note')",
+        "INSERT INTO outbox (kind, event_id, state, created_at) VALUES ('alert', 4, 'pending', 2.0)",
+        "PRAGMA user_version = 1"))
 
 
 def test_a_version_1_database_is_migrated_with_camera_as_the_source_of_its_events(tmp_path):
