@@ -59,7 +59,7 @@ CREATE TABLE IF NOT EXISTS {table} (
     snapshot_path TEXT,              -- annotated frame (NULL: privacy, a grant, no frame, or cleaned up)
     crop_path     TEXT,              -- face crop
     kind          TEXT    NOT NULL DEFAULT 'decision',  -- decision | health (decision: granted, denied, ...)
-    source        TEXT    NOT NULL   -- camera | stream | file | folder | demo: what the frames came from
+    source        TEXT    NOT NULL DEFAULT 'camera'  -- camera | stream | file | folder | demo (default: see MIGRATED_SOURCE)
 )"""
 EVENTS_COLUMNS = ("id, time, epoch, day, kiosk_id, decision, label, score, faces, policy_note, snapshot_path,"
                   " crop_path, kind")  # those before version 2, copied by its migration
@@ -98,6 +98,8 @@ SCHEMA_VERSION = 2  # PRAGMA user_version of a database with SCHEMA; 0: created 
 # a kiosk's log is its door camera's, those events were counted, reported and emailed as real
 # ones when they happened, and 'demo' would now drop real denials from reports and counts
 # (the demo cannot be told apart afterwards; a guess must err on the side of keeping them).
+# The column's default says the same for a kiosk of the previous version still running while a
+# newer command migrates its file: its events keep being recorded rather than refused.
 MIGRATED_SOURCE = "camera"
 # The steps from version N-1 to N, for tables that already exist; SCHEMA then adds whatever is missing.
 MIGRATIONS: dict[int, tuple[str, ...]] = {

@@ -189,6 +189,11 @@ def test_a_version_1_database_is_migrated_with_camera_as_the_source_of_its_event
     db = sqlite3.connect(path)
     try:
         assert db.execute("PRAGMA foreign_key_check").fetchall() == []  # the outbox still points at its events
+        # a kiosk of version 1 still running while a newer command migrated its file keeps recording
+        db.execute("INSERT INTO events (time, epoch, day, kiosk_id, decision, label, score, faces, policy_note,"
+                   " snapshot_path, crop_path) VALUES (?,?,?,?,?,?,?,?,?,?,?)", OLD_EVENTS[0][:3] + ("old-door",)
+                   + OLD_EVENTS[0][3:])
+        assert db.execute("SELECT id, source FROM events ORDER BY id DESC LIMIT 1").fetchone() == (7, "camera")
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert sorted(r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'"
                                                " AND name NOT LIKE 'sqlite_%'")) == [
