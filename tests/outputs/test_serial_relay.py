@@ -140,7 +140,7 @@ def test_a_port_that_cannot_be_opened_keeps_the_door_locked_and_is_reported_once
         started = time.perf_counter()
         door.on_decision(decision("granted"))
         door.on_decision(decision("granted"))
-        assert time.perf_counter() - started < 0.01  # the analysis thread never waits on the port
+        assert time.perf_counter() - started < 0.05  # the analysis thread never waits on the port
         assert wait_until(lambda: door.failures == 3, timeout=5)
         assert door.opens == 0 and door.state == "failed"
         assert len(events.health) == 1  # one outage, one health event
