@@ -29,6 +29,7 @@ from kiosk.camera.sources import DEMO, parse_source
 
 if TYPE_CHECKING:  # pragma: no cover
     from kiosk.events.services import EventServices
+    from kiosk.outputs.door import DoorOutput
 
 log = logging.getLogger("kiosk.run")
 
@@ -88,6 +89,28 @@ def _event_services(cfg: Config, source_kind: str) -> "EventServices":
     return services
 
 
+def _door_output(cfg: Config, source_kind: str, services: "EventServices") -> Optional["DoorOutput"]:
+    """The relay ``[door] output`` names, started; None for "none". Its failures go in the event log
+    as ``health`` events (alerted like the others), and so do manual openings for now."""
+    from datetime import datetime
+
+    from kiosk.outputs.door import build_door_output
+    from kiosk.records import DEMO_SOURCE
+
+    def record(what: str, note: str, alert: bool) -> None:
+        alert = alert and cfg.email.enabled and source_kind != DEMO_SOURCE
+        services.store.record_health(datetime.now().astimezone(), cfg.kiosk.id, what, note, alert=alert,
+                                     source=source_kind)
+        if alert and services.sender is not None:
+            services.sender.wake()
+
+    door = build_door_output(cfg, source_kind, on_health=lambda what, note: record(what, note, True),
+                             on_manual_open=lambda reason: record("manual_open", reason, False))
+    if door is not None:
+        door.start()
+    return door
+
+
 def run(args: argparse.Namespace) -> int:
     cfg = build_run_config(args)
     # the paths the config names, checked alike by --validate-config and at start, so the two agree
@@ -109,19 +132,26 @@ def run(args: argparse.Namespace) -> int:
     except KioskError:
         source.close()
         raise
-    if args.headless:
-        from kiosk.door.headless import build_headless_runtime, run_headless
-
-        runtime = build_headless_runtime(cfg, analyzer, source, services, max_frames=args.max_frames)
-        return run_headless(runtime, services)
-
-    from kiosk.door.runtime import KioskRuntime
-    from kiosk.ui.app import run_window
-
-    runtime = KioskRuntime(cfg, analyzer, [services], source, max_frames=args.max_frames)
+    door = _door_output(cfg, source.kind, services)
+    outputs = [door] if door is not None else []  # first: the door hears of a grant before the disk is written
     try:
-        return run_window(cfg, runtime, services)
-    except KioskError:  # e.g. no display: nothing was started, release what we opened
-        services.stop()
-        source.close()
-        raise
+        if args.headless:
+            from kiosk.door.headless import build_headless_runtime, run_headless
+
+            runtime = build_headless_runtime(cfg, analyzer, source, services, max_frames=args.max_frames,
+                                             outputs=outputs)
+            return run_headless(runtime, services)
+
+        from kiosk.door.runtime import KioskRuntime
+        from kiosk.ui.app import run_window
+
+        runtime = KioskRuntime(cfg, analyzer, [*outputs, services], source, max_frames=args.max_frames)
+        try:
+            return run_window(cfg, runtime, services)
+        except KioskError:  # e.g. no display: nothing was started, release what we opened
+            services.stop()
+            source.close()
+            raise
+    finally:
+        if door is not None:
+            door.stop()  # after the runtime: no grant can come any more; the door is left locked

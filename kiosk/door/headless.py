@@ -15,12 +15,12 @@ import logging
 import signal
 import sys
 import threading
-from typing import TYPE_CHECKING, Any, Optional, TextIO
+from typing import TYPE_CHECKING, Any, Optional, Sequence, TextIO
 
 from kiosk.config import Config
 from kiosk.module_cli import discard_stdout
 from kiosk.vision.pipeline import FrameAnalyzer
-from kiosk.records import DecisionEvent
+from kiosk.records import DecisionEvent, DecisionSink
 from kiosk.door.runtime import KioskRuntime
 from kiosk.camera.sources import FrameSource
 
@@ -88,9 +88,11 @@ class StopRequest:
 
 
 def build_headless_runtime(cfg: Config, analyzer: FrameAnalyzer, source: FrameSource, services: Optional["EventServices"] = None,
-                           max_frames: Optional[int] = None, stream: Optional[TextIO] = None) -> KioskRuntime:
-    """The runtime for headless use: lossless for files and the demo, JSON lines added as a sink."""
-    sinks = ([services] if services is not None else []) + [JsonLinesSink(stream)]
+                           max_frames: Optional[int] = None, stream: Optional[TextIO] = None,
+                           outputs: Sequence[DecisionSink] = ()) -> KioskRuntime:
+    """The runtime for headless use: lossless for files and the demo, JSON lines added as a sink;
+    ``outputs`` (the door relay) hear of each decision first."""
+    sinks = [*outputs] + ([services] if services is not None else []) + [JsonLinesSink(stream)]
     return KioskRuntime(cfg, analyzer, sinks, source, lossless=source.is_media, max_frames=max_frames)
 
 
