@@ -9,12 +9,15 @@ Secrets are never here: the SMTP password comes from ``KIOSK_SMTP_PASSWORD`` or 
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from kiosk.admin_pin import is_pin_hash
 from kiosk.errors import KioskError
 
 DEFAULT_CONFIG_PATH = Path("kiosk.toml")
@@ -210,6 +213,11 @@ class UiSection:
     popup: bool = setting(True, boolean, "Raise the staff warning popup on a denial")
     admin_key: str = setting("<Control-a>", text(False), "Tk key binding that opens the admin panel")
     language: str = setting("en", one_of(*UI_LANGUAGES), "Language of what the visitor reads: en or fr")
+    admin_pin_hash: str = setting(
+        "", lambda v: None if v == "" or is_pin_hash(v) else 'must be "" (no PIN) or a hash written by main.py set-pin',
+        'Hash of the staff PIN asked before the admin panel opens or the kiosk quits; "" = no PIN (set it with main.py set-pin)')
+    voice: bool = setting(False, boolean,
+                          "Spoken prompts for the visitor in [ui] language (needs espeak-ng): please wear a mask, thank you")
 
 
 @dataclass(frozen=True)
@@ -396,12 +404,26 @@ def load_config(path: Optional[Path] = None) -> Config:
         raise ConfigError(f"{path}: {exc}") from None
 
 
-def write_setting(path: Path, section: str, key: str, value: float) -> Config:
-    """Set ``[section] key = value`` in the config file at ``path`` (created when missing), keeping
-    every other line and comment as written; the result is validated before it replaces the file."""
+def toml_text(value: Any) -> str:
+    """``value`` (a bool, number or string) as TOML: strings quoted, with backslashes, quotes and
+    control characters escaped."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        return '"' + re.sub(r"[\x00-\x1f\x7f]", lambda m: f"\\u{ord(m.group()):04x}", escaped) + '"'
+    raise TypeError(f"cannot write a {type(value).__name__} as a config value")
+
+
+def write_setting(path: Path, section: str, key: str, value: Any) -> Config:
+    """Set ``[section] key = value`` (a bool, number or string) in the config file at ``path``
+    (created when missing), keeping every other line and comment as written and the file's
+    permissions; the result is validated before it replaces the file."""
     path = Path(path)
     lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
-    setting_line = f"{key} = {value!r}"
+    setting_line = f"{key} = {toml_text(value)}"
     header = re.compile(rf"^\s*\[\s*{re.escape(section)}\s*\]\s*(#.*)?$")
     start = next((i for i, line in enumerate(lines) if header.match(line)), None)
     if start is None:
@@ -421,6 +443,8 @@ def write_setting(path: Path, section: str, key: str, value: float) -> Config:
     staging = path.with_name(path.name + ".new")
     try:
         staging.write_text(text_out, encoding="utf-8")
+        if path.exists():
+            os.chmod(staging, stat.S_IMODE(path.stat().st_mode))
         staging.replace(path)
     except OSError as exc:
         raise ConfigError(f"cannot write config file {path}: {exc.strerror}") from None
