@@ -447,6 +447,28 @@ class EventStore:
         rows = self.events_by_ids([event_id])
         return rows[0] if rows else None
 
+    def search(self, *, kiosk_id: Optional[str] = None, day: Optional[date] = None, decision: Optional[str] = None,
+               label: Optional[str] = None, kind: Optional[str] = None, exclude_kiosks: Collection[str] = (),
+               offset: int = 0, limit: int = 50) -> tuple[list[StoredEvent], int]:
+        """A page of the events that match every filter given, newest first, and how many match in
+        all: the web console's listings. ``exclude_kiosks`` leaves out those kiosks' events, so that
+        the newest of the rest names one more kiosk (the console's overview finds every kiosk so)."""
+        where, params = [], []
+        for column, value in (("kiosk_id", kiosk_id), ("day", day.isoformat() if day else None),
+                              ("decision", decision), ("label", label), ("kind", kind)):
+            if value is not None:
+                where.append(f"e.{column} = ?")
+                params.append(value)
+        if exclude_kiosks:
+            where.append(f"e.kiosk_id NOT IN ({','.join('?' * len(exclude_kiosks))})")
+            params.extend(exclude_kiosks)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        with self._lock:  # one snapshot of the log for the page and its count
+            total = self._db.execute(f"SELECT count(*) FROM events e{clause}", params).fetchone()[0]
+            rows = self._db.execute(f"{EVENTS_SQL}{clause} ORDER BY e.epoch DESC, e.id DESC LIMIT ? OFFSET ?",
+                                    (*params, int(limit), int(offset))).fetchall()
+        return [_from_row(StoredEvent, row) for row in rows], int(total)
+
     def events_by_ids(self, ids: Iterable[int]) -> list[StoredEvent]:
         ids = list(ids)
         if not ids:
