@@ -196,7 +196,7 @@ class DoorOutput(Output):
         if self._failing:
             self._failing = False
             log.info("door: the %s works again", self.target)
-        log.info("door unlocked for %.1f s (%s, %.0f ms after it was asked)", self.open_s, request.reason,
+        log.info("door unlocked for %g s (%s, %.0f ms after it was asked)", self.open_s, request.reason,
                  (self.last_unlocked_at - request.queued_at) * 1000)
         if request.manual:
             self._tell(self.on_manual_open, request.reason)
