@@ -13,6 +13,7 @@ import os
 import re
 import stat
 import tomllib
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -275,6 +276,16 @@ class DoorSection:
 
 
 @dataclass(frozen=True)
+class FleetSection:
+    database_url: str = setting("", text(),
+                                'The fleet\'s PostgreSQL, e.g. "postgresql://kiosk@127.0.0.1:5432/kiosks"; "" = this kiosk alone.'
+                                " No password here: KIOSK_FLEET_PASSWORD or the keyring (mask-kiosk-fleet)")
+    sync_images: bool = setting(False, boolean, "Also copy each event's face thumbnail (the images the kiosk keeps; none with privacy)")
+    retry_initial_s: float = setting(2.0, number_range(0.1, 3600), "First wait before retrying when the fleet database cannot be reached")
+    retry_max_s: float = setting(60.0, number_range(0.1, 86400), "Longest wait between retries (doubling from retry_initial_s)")
+
+
+@dataclass(frozen=True)
 class Config:
     kiosk: KioskSection = field(default_factory=KioskSection)
     camera: CameraSection = field(default_factory=CameraSection)
@@ -285,6 +296,7 @@ class Config:
     email: EmailSection = field(default_factory=EmailSection)
     storage: StorageSection = field(default_factory=StorageSection)
     door: DoorSection = field(default_factory=DoorSection)
+    fleet: FleetSection = field(default_factory=FleetSection)
     source_path: Optional[str] = None  # the file it came from, for messages
 
     def resolve_path(self, value: str) -> Path:
@@ -303,6 +315,7 @@ SECTIONS = {
     "email": EmailSection,
     "storage": StorageSection,
     "door": DoorSection,
+    "fleet": FleetSection,
 }
 
 
@@ -343,6 +356,12 @@ def _check_cross_fields(cfg: Config) -> None:
     problem = plaintext_login_problem(cfg.email)
     if problem:
         raise ConfigError(f"[email] username = {_format_value(cfg.email.username)}: {problem}")
+    problem = database_url_problem(cfg.fleet.database_url)
+    if problem:  # shown without any password it holds
+        raise ConfigError(f"[fleet] database_url = {_format_value(redacted_url(cfg.fleet.database_url))}: {problem}")
+    if cfg.fleet.retry_max_s < cfg.fleet.retry_initial_s:
+        raise ConfigError(f"[fleet] retry_max_s = {cfg.fleet.retry_max_s!r}:"
+                          f" must not be less than retry_initial_s ({cfg.fleet.retry_initial_s!r})")
 
 
 def plaintext_login_problem(email: EmailSection) -> Optional[str]:
@@ -350,6 +369,32 @@ def plaintext_login_problem(email: EmailSection) -> Optional[str]:
     if email.username and email.security == "none" and not email.allow_plaintext_login:
         return ('with security = "none" the password would be sent unencrypted; use "starttls" or "ssl",'
                 " or set allow_plaintext_login = true on a network you trust")
+    return None
+
+
+_URL_PASSWORD = re.compile(r"(://[^/?#@:]*:)[^/?#]*@")  # up to the last @, as urlsplit reads it
+_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
+
+
+def redacted_url(url: str) -> str:
+    """``url`` with any password in it replaced by ***, for messages and logs."""
+    return _QUERY_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1***@", url))
+
+
+def database_url_problem(url: str) -> Optional[str]:
+    """What is wrong with a ``[fleet] database_url``; None when it is "" or a PostgreSQL URL without a password."""
+    if url == "":
+        return None
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port
+    except ValueError:  # a port that is not a number, an unclosed [IPv6 address
+        return "the host and port must read like db.example.org:5432"
+    if parts.scheme not in ("postgresql", "postgres") or not parts.netloc and not parts.path.strip("/"):
+        return 'must be a postgresql:// URL like "postgresql://kiosk@db.example.org:5432/kiosks", or "" for none'
+    if parts.password is not None or _QUERY_PASSWORD.search(url):
+        return ("must not hold a password: set KIOSK_FLEET_PASSWORD or store it with"
+                " python -m keyring set mask-kiosk-fleet USER")
     return None
 
 

@@ -1,35 +1,40 @@
-"""Where the SMTP password comes from: ``KIOSK_SMTP_PASSWORD`` or the system keyring, nothing else.
+"""Where passwords come from: an environment variable or the system keyring, nothing else.
 
+The SMTP password: ``KIOSK_SMTP_PASSWORD``, else keyring service ``mask-kiosk``. The fleet store's
+(PostgreSQL) password: ``KIOSK_FLEET_PASSWORD``, else keyring service ``mask-kiosk-fleet``.
 Never from the config file, never from a prompt (a kiosk has nobody at the keyboard; yagmail
 would otherwise ask with getpass), and the value is never logged or put in an error message.
-Store one with:  ``python -m keyring set mask-kiosk <username>``.
+Store one with:  ``python -m keyring set mask-kiosk <username>``  (or ``mask-kiosk-fleet <db user>``).
 """
 
 from __future__ import annotations
 
 import os
+from typing import Optional
 
 from kiosk.errors import KioskError
 
 ENV_VAR = "KIOSK_SMTP_PASSWORD"
 KEYRING_SERVICE = "mask-kiosk"
+FLEET_ENV_VAR = "KIOSK_FLEET_PASSWORD"
+FLEET_KEYRING_SERVICE = "mask-kiosk-fleet"
 
 
 class CredentialsError(KioskError):
-    """No password is available for the configured SMTP login."""
+    """No password is available for the configured login."""
 
 
-def smtp_password(username: str) -> str:
-    """The password for ``username``: environment first, then the keyring."""
-    from_env = os.environ.get(ENV_VAR)
+def _password(env_var: str, service: str, username: str) -> str:
+    """The password for ``username``: ``env_var`` first, then the keyring's ``service``."""
+    from_env = os.environ.get(env_var)
     if from_env:
         return from_env
-    hint = f"no password: set {ENV_VAR} or store one with keyring (python -m keyring set {KEYRING_SERVICE} {username})"
+    hint = f"no password: set {env_var} or store one with keyring (python -m keyring set {service} {username})"
     try:
         import keyring
         from keyring.errors import KeyringError, NoKeyringError
 
-        stored = keyring.get_password(KEYRING_SERVICE, username)
+        stored = keyring.get_password(service, username)
     except ImportError:
         raise CredentialsError(hint) from None
     except NoKeyringError:
@@ -39,3 +44,20 @@ def smtp_password(username: str) -> str:
     if not stored:
         raise CredentialsError(hint)
     return stored
+
+
+def smtp_password(username: str) -> str:
+    """The SMTP password for ``username``; ``CredentialsError`` when there is none."""
+    return _password(ENV_VAR, KEYRING_SERVICE, username)
+
+
+def fleet_password(username: str) -> tuple[Optional[str], str]:
+    """The fleet database password for ``username`` and, when there is none, why not.
+
+    None is not an error here: a PostgreSQL server may not ask for one (trust, peer or
+    certificate login); the reason is for the message when the server does ask.
+    """
+    try:
+        return _password(FLEET_ENV_VAR, FLEET_KEYRING_SERVICE, username), ""
+    except CredentialsError as missing:
+        return None, str(missing)
