@@ -93,6 +93,10 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_state ON outbox(state);
 """
 
+# How far each copier (kiosk.fleet.sync) has copied the events elsewhere: the id of its last event
+# copied, moved on only after the copy is committed there. Apart from SCHEMA: made on first use.
+COPY_MARKS_TABLE = "CREATE TABLE IF NOT EXISTS copy_marks (name TEXT PRIMARY KEY, event_id INTEGER NOT NULL)"
+
 SCHEMA_VERSION = 2  # PRAGMA user_version of a database with SCHEMA; 0: created before versioning
 # Events recorded before version 2 did not say where their frames came from. They get 'camera':
 # a kiosk's log is its door camera's, those events were counted, reported and emailed as real
@@ -337,6 +341,7 @@ class EventStore:
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open event database {self.path}: {_one_line(exc)}") from None
         self._lock = threading.Lock()
+        self._copy_marks_ready = False
 
     def close(self) -> None:
         with self._lock:
@@ -506,6 +511,40 @@ class EventStore:
                               " AND (snapshot_path IS NOT NULL OR crop_path IS NOT NULL)",
                               (day.isoformat(),)).rowcount
         return self._transaction(work)
+
+    # --- copies elsewhere (kiosk.fleet.sync) -----------------------------------------------
+
+    def events_after(self, event_id: int, limit: int) -> list[StoredEvent]:
+        """Up to ``limit`` events with an id above ``event_id``, in id order.
+
+        Id order is commit order: an id is given inside BEGIN IMMEDIATE, which holds the one write
+        lock until COMMIT, so no event ever appears below an id a reader has already passed.
+        """
+        rows = self._query(f"{EVENTS_SQL} WHERE e.id > ? ORDER BY e.id LIMIT ?", (int(event_id), int(limit)))
+        return [_from_row(StoredEvent, row) for row in rows]
+
+    def copy_mark(self, name: str) -> int:
+        """The id of the last event copied to ``name`` (e.g. "fleet"); 0 when none was yet."""
+        self._ensure_copy_marks()
+        rows = self._query("SELECT event_id FROM copy_marks WHERE name = ?", (name,))
+        return int(rows[0][0]) if rows else 0
+
+    def set_copy_mark(self, name: str, event_id: int) -> None:
+        """Every event up to ``event_id`` is copied to ``name``; a mark never moves back (two copiers
+        of one file may finish out of order)."""
+        self._ensure_copy_marks()
+
+        def work(db: sqlite3.Connection) -> None:
+            db.execute("INSERT INTO copy_marks (name, event_id) VALUES (?, ?) ON CONFLICT (name)"
+                       " DO UPDATE SET event_id = max(event_id, excluded.event_id)", (name, int(event_id)))
+        self._transaction(work)
+
+    def _ensure_copy_marks(self) -> None:
+        """The marks' table, made the first time a copier asks (a kiosk without one never has it)."""
+        if not self._copy_marks_ready:
+            with self._lock:
+                self._db.execute(COPY_MARKS_TABLE)
+            self._copy_marks_ready = True
 
     # --- outbox ----------------------------------------------------------------------------
 
