@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
+from typing import Iterator
 
 import pytest
 
@@ -24,10 +26,21 @@ def relay(port: str, events, source_kind: str = "camera", open_s: float = OPEN_S
     return door
 
 
-def test_a_grant_sends_the_on_frame_then_the_off_frame_open_s_later(board, events):
-    door = relay(board.port, events)
+@contextmanager
+def connected(board, events, **options) -> Iterator[SerialRelay]:
+    """A started relay on ``board`` that has locked the door (connecting locks: a board left
+    latched by a crash is locked at start); stopped afterwards."""
+    door = relay(board.port, events, **options)
     try:
-        assert board.read(4) == OFF  # connecting locks: a board left latched by a crash is locked at start
+        off = options.get("off", OFF)
+        assert board.read(len(off)) == off
+        yield door
+    finally:
+        door.stop()
+
+
+def test_a_grant_sends_the_on_frame_then_the_off_frame_open_s_later(board, events):
+    with connected(board, events) as door:
         door.on_decision(decision("granted"))
         assert board.read(4) == ON
         unlocked = board.arrivals[-1][0]
@@ -36,14 +49,10 @@ def test_a_grant_sends_the_on_frame_then_the_off_frame_open_s_later(board, event
         assert OPEN_S - 0.02 <= locked - unlocked <= OPEN_S + SLACK_S
         assert board.silent_for(0.3)
         assert door.opens == 1 and door.state == "closed" and events.health == []
-    finally:
-        door.stop()
 
 
 def test_a_grant_while_open_extends_the_pulse(board, events):
-    door = relay(board.port, events, open_s=0.4)
-    try:
-        assert board.read(4) == OFF
+    with connected(board, events, open_s=0.4) as door:
         door.on_decision(decision("granted"))
         assert board.read(4) == ON
         first = board.arrivals[-1][0]
@@ -52,8 +61,6 @@ def test_a_grant_while_open_extends_the_pulse(board, events):
         assert board.read(4) == ON  # the second visitor: the relay is told again, and the timer restarts
         assert board.read(4, timeout=3) == OFF
         assert board.arrivals[-1][0] - first >= 0.25 + 0.4 - 0.02  # locked 0.4 s after the second grant
-    finally:
-        door.stop()
 
 
 @pytest.mark.parametrize("event", [
@@ -64,36 +71,24 @@ def test_a_grant_while_open_extends_the_pulse(board, events):
     decision("granted", source="folder"),
 ], ids=["denied", "uncertain", "demo", "file", "folder"])
 def test_the_door_never_opens_for_a_denial_an_uncertain_visitor_the_demo_or_a_replay(board, events, event):
-    door = relay(board.port, events)
-    try:
-        assert board.read(4) == OFF
+    with connected(board, events) as door:
         door.on_decision(event)
         assert board.silent_for(0.5)
         assert door.opens == 0
-    finally:
-        door.stop()
     assert board.silent_for(0.2)  # stopping a locked door sends nothing more
 
 
 @pytest.mark.parametrize("source_kind", ["demo", "file", "folder"])
 def test_a_kiosk_replaying_media_never_opens_even_for_an_event_stamped_camera(board, events, source_kind):
-    door = relay(board.port, events, source_kind=source_kind)
-    try:
-        assert board.read(4) == OFF
+    with connected(board, events, source_kind=source_kind) as door:
         door.on_decision(decision("granted", source="camera"))
         assert board.silent_for(0.5)
-    finally:
-        door.stop()
 
 
 def test_a_stream_is_live(board, events):
-    door = relay(board.port, events, source_kind="stream")
-    try:
-        assert board.read(4) == OFF
+    with connected(board, events, source_kind="stream") as door:
         door.on_decision(decision("granted", source="stream"))
         assert board.read(4) == ON
-    finally:
-        door.stop()
 
 
 def test_stopping_locks_an_open_door_at_once(board, events):
@@ -110,27 +105,19 @@ def test_stopping_locks_an_open_door_at_once(board, events):
 
 
 def test_manual_open_pulses_whatever_the_source_and_is_reported(board, events):
-    door = relay(board.port, events, source_kind="demo")
-    try:
-        assert board.read(4) == OFF
+    with connected(board, events, source_kind="demo") as door:
         assert door.open_manually("admin panel: delivery")
         assert board.read(4) == ON
         assert board.read(4, timeout=OPEN_S + 2) == OFF
         assert events.manual == ["admin panel: delivery"]
-    finally:
-        door.stop()
 
 
 def test_frames_are_configurable(board, events):
     on, off = bytes.fromhex("FE 05 00 00 FF 00 98 35"), bytes.fromhex("FE 05 00 00 00 00 D9 C5")  # a Modbus board
-    door = relay(board.port, events, on=on, off=off)
-    try:
-        assert board.read(8) == off
+    with connected(board, events, on=on, off=off) as door:
         door.on_decision(decision("granted"))
         assert board.read(8) == on
         assert board.read(8, timeout=OPEN_S + 2) == off
-    finally:
-        door.stop()
 
 
 def test_a_port_that_cannot_be_opened_keeps_the_door_locked_and_is_reported_once(tmp_path, events):
@@ -152,13 +139,9 @@ def test_a_port_that_cannot_be_opened_keeps_the_door_locked_and_is_reported_once
 
 
 def test_a_board_unplugged_after_start_is_reported_and_the_door_stays_locked(board, events):
-    door = relay(board.port, events, open_s=0.3)
-    try:
-        assert board.read(4) == OFF
+    with connected(board, events, open_s=0.3) as door:
         board.unplug()  # writing to the port fails from now on (EIO)
         door.on_decision(decision("granted"))
         assert wait_until(lambda: events.health, timeout=5)
         assert door.opens == 0 and door.state == "failed"
         assert events.health[0][0] == HEALTH_DOOR_FAILED
-    finally:
-        door.stop()
