@@ -92,7 +92,7 @@ class KioskWindow:
         root.geometry(self._initial_geometry())
         root.report_callback_exception = self._report_callback_exception  # log, never a stderr wall
 
-        self.status_bar = StatusBar(root)
+        self.status_bar = StatusBar(root, email_enabled=cfg.email.enabled)
         self.status_bar.pack(side="bottom", fill="x")
         self.banner = Banner(root, cfg.ui.language)
         self.banner.pack(side="bottom", fill="x")
