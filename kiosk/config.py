@@ -211,7 +211,13 @@ class DecisionSection:
 @dataclass(frozen=True)
 class UiSection:
     sound: bool = setting(True, boolean, "Ring the bell when access is denied")
-    popup: bool = setting(True, boolean, "Raise the staff warning popup on a denial")
+    popup: bool = setting(True, boolean, "Staff alerts on a denial: recent denials with their faces (where: staff_display)")
+    staff_display: str = setting("panel", one_of("panel", "window", "off"),
+                                 "Where staff alerts go: panel (beside the live view, never over it), window (its own, e.g. on a second monitor) or off")
+    staff_window_geometry: str = setting(
+        "", lambda v: None if isinstance(v, str) and re.fullmatch(r"(\d+x\d+)?([+-]\d+[+-]\d+)?", v)
+        else 'must be a Tk geometry like "420x760+1920+0", or "" to let the window manager place it',
+        'staff_display = "window": its size and place, e.g. "420x760+1920+0" on a monitor right of a 1920 px one')
     admin_key: str = setting("<Control-a>", text(False), "Tk key binding that opens the admin panel")
     language: str = setting("en", one_of(*UI_LANGUAGES), "Language of what the visitor reads: en or fr")
     admin_pin_hash: str = setting(

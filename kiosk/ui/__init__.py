@@ -1,4 +1,4 @@
-"""The kiosk's Tkinter window: live feed with boxes, access banner, status bar, staff popup.
+"""The kiosk's Tkinter window: live feed with boxes, access banner, status bar, staff panel of denials.
 
 Only ``kiosk.commands.run`` imports this package, so the command-line tools never load Tk.
 """

@@ -1,4 +1,4 @@
-"""The kiosk window: live feed with face boxes, access banner, status bar and staff warning popup.
+"""The kiosk window: live feed with face boxes, access banner, status bar and the staff's list of denials.
 
 Usage:
     python main.py run                      # camera 0 (the demo feed when no camera is found)
@@ -10,8 +10,9 @@ Key bindings (main window):
     Escape           leave fullscreen
     Ctrl+Q           quit (also Ctrl+Shift+Q)
     Ctrl+A           open the admin panel (``[ui] admin_key``)
-Key bindings (warning popup):
-    Escape, Return, space, or the Dismiss button: dismiss
+Staff alerts (``[ui] staff_display``): recent denials, newest first, each with its face, time and
+label and a Dismiss button, in a panel at the right of the window or in a window of their own
+(kiosk/ui/staff_panel.py). The visitor's area (live view and banner) is never covered.
 
 The Tk main loop never waits on the camera, the model, the disk or the network: the runtime's
 threads push ``FrameUpdate``s into a queue that ``after()`` polls every few milliseconds. The
@@ -35,8 +36,8 @@ from kiosk.errors import KioskError
 from kiosk.door.rate_meter import RateMeter
 from kiosk.records import DecisionEvent, is_denial
 from kiosk.ui.banner import Banner, state_name
-from kiosk.ui.popup import DenialPopup
 from kiosk.ui.process_stats import process_age_s
+from kiosk.ui.staff_panel import StaffPanel, build_staff_alerts
 from kiosk.ui.status_bar import StatusBar, StatusInfo
 from kiosk.ui.video_view import VideoView
 
@@ -50,7 +51,7 @@ POLL_MS = 10  # how often the queue is polled; well under a frame interval at 30
 STATUS_REFRESH_S = 0.25  # status bar figures change slowly; 4 refreshes a second are plenty
 FPS_WINDOW_S = 2.0  # display fps is measured over the frames shown in this window
 SERVICES_STATUS_S = 1.0  # how often counts and the outbox are asked from the event services
-INITIAL_SIZE = (800, 760)
+INITIAL_SIZE = (1040, 760)  # a 640x480 feed at about 1.1x beside the staff panel, banner and status bar below
 FULLSCREEN_CHECK_MS = 300  # time a window manager gets to honour -fullscreen
 CLOSE_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 ICON_PATH = Path(__file__).resolve().parents[2] / "assets" / "icon.png"
@@ -94,12 +95,14 @@ class KioskWindow:
 
         self.status_bar = StatusBar(root, email_enabled=cfg.email.enabled)
         self.status_bar.pack(side="bottom", fill="x")
+        # staff alerts are packed before the visitor's area: at the right, and banner and live view take the rest
+        self.staff: Optional[StaffPanel] = build_staff_alerts(
+            root, cfg.ui.staff_display if cfg.ui.popup else "off", cfg.kiosk.id,
+            show_faces=not cfg.storage.privacy, window_geometry=cfg.ui.staff_window_geometry)
         self.banner = Banner(root, cfg.ui.language)
         self.banner.pack(side="bottom", fill="x")
         self.video = VideoView(root)
         self.video.canvas.pack(side="top", fill="both", expand=True)
-        self.popup = DenialPopup(root, cfg.kiosk.id, sound=cfg.ui.sound, show_snapshot=not cfg.storage.privacy,
-                                 over=self.video.canvas)
 
         self._bind_keys()
         root.protocol("WM_DELETE_WINDOW", self.close)
@@ -127,7 +130,8 @@ class KioskWindow:
         if self._poll_job is not None:
             self.root.after_cancel(self._poll_job)
             self._poll_job = None
-        self.popup.dismiss()
+        if self.staff is not None:
+            self.staff.close()
         self._close_admin_panel()
         try:
             self.root.withdraw()  # the window disappears at once; the threads may take a moment
@@ -179,15 +183,16 @@ class KioskWindow:
         return handled
 
     def handle_decision(self, event: DecisionEvent) -> None:
-        """A new decision episode: count it, mark a soft grant, raise the popup on a denial."""
+        """A new decision episode: count it, mark a soft grant, list a denial for staff."""
         self.decisions_seen += 1
         self.local_counts["denied" if is_denial(event.decision) else "granted"] += 1
         self._soft_grant = event.decision == "granted" and bool(event.policy_note)
         self._services_at = self._status_at = float("-inf")  # today's counts change now: refresh at once
-        if is_denial(event.decision) and self.cfg.ui.popup:
-            self.popup.show(event)
-        elif is_denial(event.decision) and self.cfg.ui.sound:
-            self.root.bell()
+        if is_denial(event.decision):
+            if self.cfg.ui.sound:
+                self.root.bell()
+            if self.staff is not None:
+                self.staff.add(event)
 
     def show_update(self, update: "FrameUpdate") -> None:
         previous, self._latest = self._latest, update
@@ -332,7 +337,7 @@ class KioskWindow:
             log.warning("window icon %s not shown: %s", ICON_PATH, exc)
 
     def _initial_geometry(self) -> str:
-        """Room for a 640x480 feed at about 1.1x plus banner and status bar, never larger than the screen."""
+        """``INITIAL_SIZE``, never larger than the screen."""
         width = min(INITIAL_SIZE[0], self.root.winfo_screenwidth())
         height = min(INITIAL_SIZE[1], self.root.winfo_screenheight())
         return f"{width}x{height}"

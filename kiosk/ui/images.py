@@ -1,4 +1,4 @@
-"""Frame -> Tk image helpers shared by the live view and the staff popup.
+"""Frame -> Tk image helpers shared by the live view and the staff panel.
 
 OpenCV frames are BGR; Tk wants RGB. Scaling happens in OpenCV (fast, on the small frame) and
 a PIL image is built on the scaled result only, so the Tk thread does the least work per frame.
