@@ -105,6 +105,8 @@ class Banner(tk.Frame):
             label.configure(text=text, bg=look.background, fg=look.foreground)
 
     def _on_resize(self, event: tk.Event) -> None:
+        for label in (self._headline, self._detail):  # a narrow banner (beside the staff panel) wraps, never clips
+            label.configure(wraplength=max(100, event.width - 24))
         headline_px = max(22, min(96, event.width // 14))
         if -int(self._headline_font.cget("size")) != headline_px:
             self._headline_font.configure(size=-headline_px)
