@@ -164,6 +164,8 @@ class CameraSection:
     fallback_to_demo: bool = setting(True, boolean, "Use the demo feed when the default camera cannot be opened")
     offline_after_s: float = setting(3.0, number_range(0.5, 60), "No frame for this long means the camera is offline")
     reconnect_max_s: float = setting(30.0, number_range(1, 600), "Longest wait between reconnection attempts")
+    alert_offline_after_s: float = setting(60.0, number_range(1, 86400),
+                                           "Offline this long (or the analysis failing): a health event, emailed; another when it works again")
     max_image_pixels: int = setting(40_000_000, int_range(10_000, 1_000_000_000),
                                     "Largest picture read from a file (width x height, read from its header before decoding)")
 
