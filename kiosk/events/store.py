@@ -22,6 +22,14 @@ kiosk then moves it aside (``move_aside``) and starts a fresh log; read-only com
 A new database appears under its name complete (built under a temporary name, then linked), so a
 zero-byte file there is never one that is still being created. The schema is versioned with
 ``PRAGMA user_version`` and older files are migrated in place (``MIGRATIONS``).
+
+Outgoing messages (``deliveries_out``: MQTT and webhooks, ``kiosk.outputs``) are queued in the
+same transaction as their event (``record_event(..., outgoing=...)``), so they survive an outage
+and a ``kill -9`` like the alerts. Their protocol is simpler than the email's: a row is pending
+until its channel's sender saw it delivered (``delivered``); a failure keeps it pending with a
+later ``next_attempt_at`` (``retry_later``). Which rows are on the wire is the sender's memory,
+not the database's, so a crash leaves nothing to recover: every row not yet marked delivered goes
+out again (at least once; each payload carries an id for receivers to drop duplicates).
 """
 
 from __future__ import annotations
@@ -36,7 +44,7 @@ import uuid
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Collection, Iterable, Optional, Sequence, TypeVar
+from typing import Any, Callable, Collection, Iterable, Optional, Sequence, TypeVar
 
 from kiosk.errors import KioskError
 from kiosk.records import DEMO_SOURCE, DecisionEvent, StoredEvent
@@ -91,13 +99,28 @@ CREATE TABLE IF NOT EXISTS outbox (
     delivery_id INTEGER REFERENCES deliveries(id)
 );
 CREATE INDEX IF NOT EXISTS outbox_state ON outbox(state);
+
+CREATE TABLE IF NOT EXISTS deliveries_out (
+    id              INTEGER PRIMARY KEY,
+    channel         TEXT    NOT NULL,    -- mqtt | webhook
+    target          TEXT    NOT NULL,    -- MQTT topic or webhook URL
+    payload         TEXT    NOT NULL,    -- JSON, with the id receivers drop duplicates by
+    event_id        INTEGER REFERENCES events(id),
+    state           TEXT    NOT NULL DEFAULT 'pending',  -- pending | sent
+    created_at      REAL    NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,  -- failed attempts
+    next_attempt_at REAL    NOT NULL DEFAULT 0,  -- epoch seconds, 0: at once
+    last_error      TEXT,
+    sent_at         REAL
+);
+CREATE INDEX IF NOT EXISTS deliveries_out_due ON deliveries_out(channel, state, next_attempt_at);
 """
 
 # How far each copier (kiosk.fleet.sync) has copied the events elsewhere: the id of its last event
 # copied, moved on only after the copy is committed there. Apart from SCHEMA: made on first use.
 COPY_MARKS_TABLE = "CREATE TABLE IF NOT EXISTS copy_marks (name TEXT PRIMARY KEY, event_id INTEGER NOT NULL)"
 
-SCHEMA_VERSION = 2  # PRAGMA user_version of a database with SCHEMA; 0: created before versioning
+SCHEMA_VERSION = 3  # PRAGMA user_version of a database with SCHEMA; 0: created before versioning
 # Events recorded before version 2 did not say where their frames came from. They get 'camera':
 # a kiosk's log is its door camera's, those events were counted, reported and emailed as real
 # ones when they happened, and 'demo' would now drop real denials from reports and counts
@@ -115,6 +138,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         f"INSERT INTO events_v2 ({EVENTS_COLUMNS}, source) SELECT {EVENTS_COLUMNS}, '{MIGRATED_SOURCE}' FROM events",
         "DROP TABLE events",
         "ALTER TABLE events_v2 RENAME TO events"),
+    3: (),  # deliveries_out, the MQTT and webhook outbox: a new table, which SCHEMA adds
 }
 SQLITE_MAGIC = b"SQLite format 3\x00"
 SIDE_FILES = ("-wal", "-shm")  # SQLite's companions of a WAL database, named after it
@@ -296,6 +320,31 @@ class OutboxRow:
 
 
 @dataclass(frozen=True)
+class Outgoing:
+    """A message to queue with its event: on ``channel`` (mqtt | webhook) to ``target`` (topic or URL)."""
+
+    channel: str
+    target: str
+    payload: str  # JSON text
+
+
+# What to queue with an event, given the id the event row got (payloads carry it).
+OutgoingFor = Callable[[int], Iterable[Outgoing]]
+
+
+@dataclass(frozen=True)
+class OutgoingRow:
+    """A queued MQTT message or webhook post, as its sender reads it."""
+
+    id: int
+    channel: str
+    target: str
+    payload: str
+    event_id: Optional[int]
+    attempts: int
+
+
+@dataclass(frozen=True)
 class Delivery:
     """An email the SMTP server accepted, and how many outbox rows it carried."""
 
@@ -368,8 +417,10 @@ class EventStore:
     # --- events ----------------------------------------------------------------------------
 
     def record_event(self, event: DecisionEvent, snapshot_path: Optional[str], crop_path: Optional[str],
-                     alert: bool, cooldown_s: float) -> tuple[int, Optional[int], bool]:
-        """Store one decision episode and, if ``alert``, its outbox row, atomically.
+                     alert: bool, cooldown_s: float,
+                     outgoing: Optional[OutgoingFor] = None) -> tuple[int, Optional[int], bool]:
+        """Store one decision episode, if ``alert`` its outbox row, and the messages ``outgoing(event id)``
+        gives (``deliveries_out``), atomically.
 
         An alert within ``cooldown_s`` of the previous leading alert is stored as a *repeat*:
         it never triggers an email itself and is listed in the next email that goes out.
@@ -386,6 +437,7 @@ class EventStore:
                  snapshot_path, crop_path, event.source),
             )
             event_id = int(cur.lastrowid)
+            _queue_outgoing(db, event_id, outgoing)
             if not alert:
                 return event_id, None, False
             last_lead = db.execute(LAST_LEADING_ALERT_SQL).fetchone()
@@ -398,8 +450,9 @@ class EventStore:
         return self._transaction(work)
 
     def record_health(self, when: datetime, kiosk_id: str, what: str, note: str, alert: bool,
-                      source: str = "camera") -> tuple[int, Optional[int]]:
-        """Store a ``health`` event (the kiosk itself, not a visitor) and, if ``alert``, its outbox row, atomically.
+                      source: str = "camera", outgoing: Optional[OutgoingFor] = None) -> tuple[int, Optional[int]]:
+        """Store a ``health`` event (the kiosk itself, not a visitor), if ``alert`` its outbox row, and the
+        messages ``outgoing(event id)`` gives, atomically.
 
         ``what`` is a short name (the listing's label column), ``note`` the sentence for people,
         ``source`` the kind of source the kiosk was running on.
@@ -413,6 +466,7 @@ class EventStore:
                 (when.isoformat(timespec="milliseconds"), when.timestamp(), _local_day(when), kiosk_id, what, note,
                  source))
             event_id = int(cur.lastrowid)
+            _queue_outgoing(db, event_id, outgoing)
             if not alert:
                 return event_id, None
             cur = db.execute("INSERT INTO outbox (kind, event_id, repeat, state, created_at)"
@@ -490,8 +544,8 @@ class EventStore:
         return {row["decision"]: int(row["n"]) for row in rows}
 
     def delete_event(self, event_id: int) -> Optional[tuple[StoredEvent, list[str]]]:
-        """Remove one event and every outbox row about it, atomically: queued alerts never go out,
-        and a sent one keeps only its delivery record (message id, time, count: no face, no name).
+        """Remove one event and every outbox row about it, atomically: queued alerts, MQTT messages and
+        webhook posts never go out, and a sent email keeps only its delivery record (message id, time, count: no face, no name).
         Returns (the event as it was, the states of the outbox rows removed); None if there is no
         such event. Its image files are the caller's to delete (``SnapshotStore.delete``)."""
         def work(db: sqlite3.Connection) -> Optional[tuple[StoredEvent, list[str]]]:
@@ -500,6 +554,7 @@ class EventStore:
                 return None
             states = [r[0] for r in db.execute("SELECT state FROM outbox WHERE event_id = ?", (event_id,))]
             db.execute("DELETE FROM outbox WHERE event_id = ?", (event_id,))
+            db.execute("DELETE FROM deliveries_out WHERE event_id = ?", (event_id,))
             db.execute("DELETE FROM events WHERE id = ?", (event_id,))
             return _from_row(StoredEvent, row), states
         return self._transaction(work)
@@ -620,6 +675,57 @@ class EventStore:
             return db.execute("UPDATE outbox SET state = 'pending', claim = NULL WHERE state = 'sending'").rowcount
         return self._transaction(work)
 
+    # --- MQTT and webhook outbox (deliveries_out) ------------------------------------------
+
+    def due_outgoing(self, channel: str, now: float, limit: int, skip_ids: Collection[int] = (),
+                     skip_targets: Collection[str] = ()) -> list[OutgoingRow]:
+        """Pending rows of ``channel`` whose next attempt is due, oldest first, leaving out the rows
+        ``skip_ids`` (on the wire) and those to ``skip_targets`` (backing off)."""
+        where, params = ["channel = ?", "state = 'pending'", "next_attempt_at <= ?"], [channel, now]
+        for column, values in (("id", skip_ids), ("target", skip_targets)):
+            if values:
+                where.append(f"{column} NOT IN ({','.join('?' * len(values))})")
+                params.extend(values)
+        rows = self._query(f"SELECT * FROM deliveries_out WHERE {' AND '.join(where)} ORDER BY id LIMIT ?",
+                           (*params, int(limit)))
+        return [_from_row(OutgoingRow, row) for row in rows]
+
+    def next_outgoing_due(self, channel: str, skip_targets: Collection[str] = ()) -> Optional[float]:
+        """When the earliest pending row of ``channel`` (not to ``skip_targets``) is due; None: none pending."""
+        where, params = "channel = ? AND state = 'pending'", [channel]
+        if skip_targets:
+            where += f" AND target NOT IN ({','.join('?' * len(skip_targets))})"
+            params.extend(skip_targets)
+        row = self._query(f"SELECT min(next_attempt_at) FROM deliveries_out WHERE {where}", params)
+        return None if row[0][0] is None else float(row[0][0])
+
+    def delivered(self, ids: Collection[int], when: float) -> int:
+        """The receivers have these rows (PUBACK, a 2xx answer): they never go out again."""
+        if not ids:
+            return 0
+        marks = ",".join("?" * len(ids))
+        return self._transaction(lambda db: db.execute(
+            f"UPDATE deliveries_out SET state = 'sent', sent_at = ? WHERE state = 'pending' AND id IN ({marks})",
+            (when, *ids)).rowcount)
+
+    def retry_later(self, row_id: int, error: str, at: float) -> None:
+        """A failed attempt: the row stays pending until ``at`` (epoch seconds), the reason kept."""
+        self._transaction(lambda db: db.execute(
+            "UPDATE deliveries_out SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?"
+            " WHERE id = ? AND state = 'pending'", (error, at, row_id)))
+
+    def outgoing_counts(self) -> dict[str, dict[str, int]]:
+        """Rows per channel and state, e.g. {"mqtt": {"pending": 3, "sent": 120}}."""
+        counts: dict[str, dict[str, int]] = {}
+        for row in self._query("SELECT channel, state, count(*) AS n FROM deliveries_out GROUP BY channel, state"):
+            counts.setdefault(row["channel"], {})[row["state"]] = int(row["n"])
+        return counts
+
+    def forget_delivered(self, before: float) -> int:
+        """Drop rows delivered before ``before`` (epoch seconds): the event row keeps what happened."""
+        return self._transaction(lambda db: db.execute(
+            "DELETE FROM deliveries_out WHERE state = 'sent' AND sent_at < ?", (before,)).rowcount)
+
     def last_leading_alert_epoch(self) -> Optional[float]:
         """When the event of the newest leading (non-repeat) alert happened; None if none yet."""
         row = self._query(LAST_LEADING_ALERT_SQL)
@@ -635,14 +741,24 @@ class EventStore:
         return [_from_row(Delivery, r) for r in self._query("SELECT * FROM deliveries ORDER BY id")]
 
 
+def _queue_outgoing(db: sqlite3.Connection, event_id: Optional[int], outgoing: Optional[OutgoingFor]) -> list[int]:
+    if outgoing is None:
+        return []
+    now = time.time()
+    return [int(db.execute("INSERT INTO deliveries_out (channel, target, payload, event_id, created_at)"
+                           " VALUES (?,?,?,?,?)", (m.channel, m.target, m.payload, event_id, now)).lastrowid)
+            for m in outgoing(event_id)]
+
+
 class SenderLock:
-    """An exclusive lock file next to the database: only one process sends its outbox.
+    """An exclusive lock file next to the database: only one process sends its outbox (or, with
+    ``name``, one channel of ``deliveries_out``: "mqtt", "webhook").
 
     ``flock`` is released by the kernel when the holder dies, even on ``kill -9``.
     """
 
-    def __init__(self, db_path: Path) -> None:
-        self.path = Path(str(db_path) + ".sender.lock")
+    def __init__(self, db_path: Path, name: str = "sender") -> None:
+        self.path = Path(f"{db_path}.{name}.lock")
         self._fd: Optional[int] = None
 
     def acquire(self) -> bool:

@@ -113,13 +113,13 @@ def test_a_database_of_the_old_schema_is_migrated_in_place_and_keeps_every_row(t
     assert store.event(health_id).kind == "health"
     assert store.decision_counts(date(2026, 11, 20)) == {"granted": 2, "denied": 1}  # health is no decision
     store.close()
-    assert user_version(path) == SCHEMA_VERSION == 2
+    assert user_version(path) == SCHEMA_VERSION == 3
     fresh = tmp_path / "fresh.sqlite3"
     EventStore(fresh).close()
     assert columns(path) == columns(fresh)  # migrated and new files have the same layout
     assert all(columns(path, t) == columns(fresh, t) for t in ("outbox", "deliveries"))
     EventStore(path).close()  # opening a current file again changes nothing
-    assert user_version(path) == 2
+    assert user_version(path) == 3
 
 
 def test_a_new_database_has_the_current_version_and_a_kind_for_each_event(tmp_path):
@@ -137,7 +137,7 @@ def test_a_database_from_a_newer_kiosk_is_refused_and_left_alone(tmp_path):
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     db.commit()
     db.close()
-    with pytest.raises(StoreError, match=r"schema version 3 is newer than this kiosk's \(2\); update the kiosk"):
+    with pytest.raises(StoreError, match=r"schema version 4 is newer than this kiosk's \(3\); update the kiosk"):
         EventStore(path)
     assert user_version(path) == SCHEMA_VERSION + 1
 
@@ -182,7 +182,7 @@ def test_a_version_1_database_is_migrated_with_camera_as_the_source_of_its_event
     assert store.record_health(when, "old-door", "camera-back", "a note", alert=False)[0] == 6
     assert store.decision_counts(date(2026, 11, 20)) == {"granted": 2, "denied": 1}
     store.close()
-    assert user_version(path) == SCHEMA_VERSION == 2
+    assert user_version(path) == SCHEMA_VERSION == 3
     fresh = tmp_path / "fresh.sqlite3"
     EventStore(fresh).close()
     assert columns(path) == columns(fresh)
@@ -197,7 +197,7 @@ def test_a_version_1_database_is_migrated_with_camera_as_the_source_of_its_event
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert sorted(r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'"
                                                " AND name NOT LIKE 'sqlite_%'")) == [
-            "deliveries_sent", "events_day", "events_epoch", "outbox_state"]
+            "deliveries_out_due", "deliveries_sent", "events_day", "events_epoch", "outbox_state"]
     finally:
         db.close()
 
@@ -216,3 +216,20 @@ def test_a_failed_migration_leaves_the_version_1_file_as_it_was(tmp_path, monkey
         assert db.execute("SELECT count(*) FROM events").fetchone()[0] == 4
     finally:
         db.close()
+
+
+def test_a_version_2_database_gains_the_outbox_of_mqtt_messages_and_webhook_posts(tmp_path):
+    path = tmp_path / "events.sqlite3"
+    store = EventStore(path)
+    when = datetime.fromisoformat("2026-11-20T08:05:00+01:00")
+    store.record_health(when, "old-door", "camera-offline", "a note", alert=True)
+    store.close()
+    db = sqlite3.connect(path)  # as version 2 left it: no deliveries_out
+    db.executescript("DROP TABLE deliveries_out; PRAGMA user_version = 2;")
+    db.close()
+    store = EventStore(path)
+    assert user_version(path) == 3 and [p.kind for p in store.pending()] == ["alert"]
+    assert store.outgoing_counts() == {}
+    store.close()
+    EventStore(tmp_path / "fresh.sqlite3").close()
+    assert columns(path, "deliveries_out") == columns(tmp_path / "fresh.sqlite3", "deliveries_out") != []
