@@ -112,6 +112,10 @@ class PinThrottle:
         """Wrong PINs still allowed before the next lockout."""
         return TRIES_BEFORE_LOCKOUT - self.failures % TRIES_BEFORE_LOCKOUT
 
+    def next_lockout_s(self) -> float:
+        """How long the next lockout will be."""
+        return min(MAX_LOCKOUT_S, FIRST_LOCKOUT_S * 2 ** self.lockouts)
+
     def check(self, pin: str) -> str:
         if not self.required:
             return "ok"
@@ -122,7 +126,7 @@ class PinThrottle:
             return "ok"
         self.failures += 1
         if self.failures % TRIES_BEFORE_LOCKOUT == 0:
-            self.locked_until = self.clock() + min(MAX_LOCKOUT_S, FIRST_LOCKOUT_S * 2 ** self.lockouts)
+            self.locked_until = self.clock() + self.next_lockout_s()
             self.lockouts += 1
             return "locked"
         return "wrong"

@@ -10,6 +10,8 @@ Key bindings (main window):
     Escape           leave fullscreen
     Ctrl+Q           quit (also Ctrl+Shift+Q)
     Ctrl+A           open the admin panel (``[ui] admin_key``)
+With ``[ui] admin_pin_hash`` set, the admin panel and quitting (keys or the window's close
+button) first ask for the staff PIN (kiosk/ui/pin_dialog.py); SIGTERM and SIGINT never do.
 Staff alerts (``[ui] staff_display``): recent denials, newest first, each with its face, time and
 label and a Dismiss button, in a panel at the right of the window or in a window of their own
 (kiosk/ui/staff_panel.py). The visitor's area (live view and banner) is never covered.
@@ -36,6 +38,7 @@ from kiosk.errors import KioskError
 from kiosk.door.rate_meter import RateMeter
 from kiosk.records import DecisionEvent, is_denial
 from kiosk.ui.banner import Banner, state_name
+from kiosk.ui.pin_dialog import PinGuard
 from kiosk.ui.process_stats import process_age_s
 from kiosk.ui.staff_panel import StaffPanel, build_staff_alerts
 from kiosk.ui.status_bar import StatusBar, StatusInfo
@@ -104,8 +107,9 @@ class KioskWindow:
         self.video = VideoView(root)
         self.video.canvas.pack(side="top", fill="both", expand=True)
 
+        self.pin = PinGuard(root, cfg.ui.admin_pin_hash)
         self._bind_keys()
-        root.protocol("WM_DELETE_WINDOW", self.close)
+        root.protocol("WM_DELETE_WINDOW", self.quit_by_staff)
         if cfg.kiosk.fullscreen:
             self.set_fullscreen(True)
 
@@ -133,6 +137,7 @@ class KioskWindow:
         if self.staff is not None:
             self.staff.close()
         self._close_admin_panel()
+        self.pin.close()
         try:
             self.root.withdraw()  # the window disappears at once; the threads may take a moment
         except tk.TclError:
@@ -278,7 +283,7 @@ class KioskWindow:
         root.bind("<F11>", lambda _e: self.set_fullscreen(not self._fullscreen))
         root.bind("<Escape>", lambda _e: self.set_fullscreen(False))
         for quit_key in ("<Control-q>", "<Control-Q>", "<Control-Shift-q>", "<Control-Shift-Q>"):
-            root.bind(quit_key, lambda _e: self.close())
+            root.bind(quit_key, lambda _e: self.quit_by_staff())
         if self.services is not None:
             try:
                 root.bind(self.cfg.ui.admin_key, lambda _e: self.open_admin_panel())
@@ -316,10 +321,19 @@ class KioskWindow:
             panel.close()
         self._admin_window = None
 
+    def quit_by_staff(self) -> None:
+        """Ctrl+Q or the window's close button: close once the staff PIN is given (when one is set)."""
+        self.pin.ask("quit the kiosk", self.close)
+
     def open_admin_panel(self) -> None:
-        """Open the admin panel, or raise the one already open (never two at once)."""
+        """Open the admin panel after the staff PIN (when one is set), or raise the one already open."""
         if self._admin_window is not None and self._admin_window.winfo_exists():
             self._admin_window.lift()  # type: ignore[attr-defined]
+            return
+        self.pin.ask("open the admin panel", self._show_admin_panel)
+
+    def _show_admin_panel(self) -> None:
+        if self.closed:
             return
         from kiosk.ui.admin_panel import open_admin_panel
 
