@@ -1,7 +1,9 @@
 """Where passwords come from: an environment variable or the system keyring, nothing else.
 
 The SMTP password: ``KIOSK_SMTP_PASSWORD``, else keyring service ``mask-kiosk``. The fleet store's
-(PostgreSQL) password: ``KIOSK_FLEET_PASSWORD``, else keyring service ``mask-kiosk-fleet``.
+(PostgreSQL) password: ``KIOSK_FLEET_PASSWORD``, else keyring service ``mask-kiosk-fleet``. The
+MQTT broker's: ``KIOSK_MQTT_PASSWORD``, else ``mask-kiosk-mqtt``. The key that signs webhook
+posts: ``KIOSK_WEBHOOK_SECRET``, else keyring service ``mask-kiosk-webhook``, user ``secret``.
 Never from the config file, never from a prompt (a kiosk has nobody at the keyboard; yagmail
 would otherwise ask with getpass), and the value is never logged or put in an error message.
 Store one with:  ``python -m keyring set mask-kiosk <username>``  (or ``mask-kiosk-fleet <db user>``).
@@ -18,6 +20,11 @@ ENV_VAR = "KIOSK_SMTP_PASSWORD"
 KEYRING_SERVICE = "mask-kiosk"
 FLEET_ENV_VAR = "KIOSK_FLEET_PASSWORD"
 FLEET_KEYRING_SERVICE = "mask-kiosk-fleet"
+MQTT_ENV_VAR = "KIOSK_MQTT_PASSWORD"
+MQTT_KEYRING_SERVICE = "mask-kiosk-mqtt"
+WEBHOOK_ENV_VAR = "KIOSK_WEBHOOK_SECRET"
+WEBHOOK_KEYRING_SERVICE = "mask-kiosk-webhook"
+WEBHOOK_KEYRING_USER = "secret"
 
 
 class CredentialsError(KioskError):
@@ -61,3 +68,21 @@ def fleet_password(username: str) -> tuple[Optional[str], str]:
         return _password(FLEET_ENV_VAR, FLEET_KEYRING_SERVICE, username), ""
     except CredentialsError as missing:
         return None, str(missing)
+
+
+def mqtt_password(username: str) -> tuple[Optional[str], str]:
+    """The MQTT broker password for ``username`` and, when there is none, why not (a broker may
+    take a username alone, or a client certificate)."""
+    try:
+        return _password(MQTT_ENV_VAR, MQTT_KEYRING_SERVICE, username), ""
+    except CredentialsError as missing:
+        return None, str(missing)
+
+
+def webhook_secret() -> str:
+    """The key webhook posts are signed with; ``CredentialsError`` when there is none."""
+    try:
+        return _password(WEBHOOK_ENV_VAR, WEBHOOK_KEYRING_SERVICE, WEBHOOK_KEYRING_USER)
+    except CredentialsError as missing:
+        raise CredentialsError(f"[webhook] urls are set but there is no secret to sign the posts with: "
+                               f"{str(missing).replace('no password: ', '')}") from None
