@@ -3,7 +3,8 @@
 Every key has a type, a default, a check and a description (``describe()`` prints them). An
 unknown section or key, or a bad value, is a ``ConfigError`` with a one-line message naming the
 key and the value, e.g. ``[email] port = 99999: must be an integer from 1 to 65535``.
-Secrets are never here: the SMTP password comes from ``KIOSK_SMTP_PASSWORD`` or the keyring.
+Secrets are never here: passwords and the webhook secret come from environment variables or the
+keyring (``kiosk.credentials``); a key like ``[mqtt] password`` is refused saying so (``SECRET_KEYS``).
 """
 
 from __future__ import annotations
@@ -283,6 +284,60 @@ class DoorSection:
     allow_remote_open: bool = setting(False, boolean, "Let an MQTT command open the door")
 
 
+_TOPIC_RE = re.compile(r"^[^/+#\x00-\x1f\x7f]+(/[^/+#\x00-\x1f\x7f]+)*$")
+_CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9._-]{0,64}$")
+
+
+def mqtt_topic_prefix(v: Any) -> Optional[str]:
+    if isinstance(v, str) and len(v) <= 200 and _TOPIC_RE.match(v):
+        return None
+    return 'must be an MQTT topic like "mask-kiosk" or "site/kiosks": no "+", "#", empty level or leading/trailing "/"'
+
+
+def mqtt_client_id(v: Any) -> Optional[str]:
+    return None if isinstance(v, str) and _CLIENT_ID_RE.match(v) else \
+        'must be up to 64 letters, digits, ".", "_" or "-" ("" = mask-kiosk-<kiosk id>)'
+
+
+def url_list(v: Any) -> Optional[str]:
+    if isinstance(v, list) and all(isinstance(u, str) and u and http_url(u) is None for u in v):
+        if len(set(v)) != len(v):
+            return "must not name the same URL twice"
+        return None
+    return 'must be a list of http:// or https:// URLs, e.g. ["https://example.org/kiosk-hook"]'
+
+
+@dataclass(frozen=True)
+class MqttSection:
+    enabled: bool = setting(False, boolean, "Publish decisions, health and status to an MQTT broker and take its commands")
+    host: str = setting("localhost", text(False), "MQTT broker host")
+    port: int = setting(1883, int_range(1, 65535), "MQTT broker port (1883; 8883 with tls)")
+    topic_prefix: str = setting("mask-kiosk", mqtt_topic_prefix,
+                                "Topics are <topic_prefix>/<kiosk id>/decision, /status, /health, /command, /snapshot")
+    username: str = setting("", text(),
+                            'Broker login; "" for none. No password here: KIOSK_MQTT_PASSWORD or the keyring (mask-kiosk-mqtt)')
+    tls: bool = setting(False, boolean, "Connect with TLS, checking the broker's certificate against the system's CAs")
+    client_id: str = setting("", mqtt_client_id, 'MQTT client id; "" = mask-kiosk-<kiosk id>')
+    homeassistant: bool = setting(False, boolean,
+                                  "Publish Home Assistant discovery config: the kiosk appears as a device with sensors")
+    snapshots: bool = setting(False, boolean,
+                              "Also publish the picture of a decision (JPEG) on <prefix>/<id>/snapshot, for the"
+                              " decisions whose images the kiosk keeps (never with privacy)")
+    keepalive_s: int = setting(30, int_range(5, 3600),
+                               "Seconds between keepalives; the broker announces the kiosk offline about 1.5x this after it dies")
+    retry_max_s: float = setting(30.0, number_range(1, 3600), "Longest wait between reconnection attempts")
+
+
+@dataclass(frozen=True)
+class WebhookSection:
+    urls: list = setting([], url_list,
+                         "POST each event (JSON) to these URLs, signed in X-Kiosk-Signature (HMAC-SHA256 with the"
+                         " secret from KIOSK_WEBHOOK_SECRET or the keyring); [] = no webhooks")
+    timeout_s: float = setting(5.0, number_range(0.5, 120), "Give up on one POST after this long (it is retried)")
+    retry_initial_s: float = setting(2.0, number_range(0.1, 3600), "First wait before retrying a URL that failed")
+    retry_max_s: float = setting(300.0, number_range(0.1, 86400), "Longest wait between retries (doubling from retry_initial_s)")
+
+
 @dataclass(frozen=True)
 class FleetSection:
     database_url: str = setting("", text(),
@@ -291,6 +346,17 @@ class FleetSection:
     sync_images: bool = setting(False, boolean, "Also copy each event's face thumbnail (the images the kiosk keeps; none with privacy)")
     retry_initial_s: float = setting(2.0, number_range(0.1, 3600), "First wait before retrying when the fleet database cannot be reached")
     retry_max_s: float = setting(60.0, number_range(0.1, 86400), "Longest wait between retries (doubling from retry_initial_s)")
+
+
+@dataclass(frozen=True)
+class WebSection:
+    users_db: str = setting("var/console-users.sqlite3", text(False),
+                            "The web console's accounts and sessions (main.py user add), an SQLite file")
+    secure_cookies: bool = setting(False, boolean,
+                                   "Send the console's cookies over HTTPS only: set it when a TLS proxy serves the console (https requests are seen anyway)")
+    session_hours: float = setting(12.0, number_range(0.1, 720), "A console login lasts this long")
+    online_within_s: float = setting(600.0, number_range(10, 86400),
+                                     "Console on this kiosk's own event log: a kiosk with an event this recent shows online")
 
 
 @dataclass(frozen=True)
@@ -315,7 +381,10 @@ class Config:
     email: EmailSection = field(default_factory=EmailSection)
     storage: StorageSection = field(default_factory=StorageSection)
     door: DoorSection = field(default_factory=DoorSection)
+    mqtt: MqttSection = field(default_factory=MqttSection)
+    webhook: WebhookSection = field(default_factory=WebhookSection)
     fleet: FleetSection = field(default_factory=FleetSection)
+    web: WebSection = field(default_factory=WebSection)
     web: WebSection = field(default_factory=WebSection)
     source_path: Optional[str] = None  # the file it came from, for messages
 
@@ -335,10 +404,20 @@ SECTIONS = {
     "email": EmailSection,
     "storage": StorageSection,
     "door": DoorSection,
+    "mqtt": MqttSection,
+    "webhook": WebhookSection,
     "fleet": FleetSection,
+    "web": WebSection,
     "web": WebSection,
 }
 
+
+# Keys people may try for a secret, and where it really comes from (kiosk.credentials).
+SECRET_KEYS = {
+    ("email", "password"): "set KIOSK_SMTP_PASSWORD or use the keyring (python -m keyring set mask-kiosk <username>)",
+    ("mqtt", "password"): "set KIOSK_MQTT_PASSWORD or use the keyring (python -m keyring set mask-kiosk-mqtt <username>)",
+    ("webhook", "secret"): "set KIOSK_WEBHOOK_SECRET or use the keyring (python -m keyring set mask-kiosk-webhook secret)",
+}
 
 _LINE_BREAKING = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 MAX_SHOWN_CHARS = 200  # a 1 MB value in a config is still reported on one readable line
@@ -380,6 +459,13 @@ def _check_cross_fields(cfg: Config) -> None:
     problem = database_url_problem(cfg.fleet.database_url)
     if problem:  # shown without any password it holds
         raise ConfigError(f"[fleet] database_url = {_format_value(redacted_url(cfg.fleet.database_url))}: {problem}")
+    for url in cfg.webhook.urls:
+        if redacted_url(url) != url:
+            raise ConfigError(f"[webhook] urls: {_format_value(redacted_url(url))}: must not hold a password;"
+                              " receivers check the X-Kiosk-Signature made with KIOSK_WEBHOOK_SECRET")
+    if cfg.webhook.retry_max_s < cfg.webhook.retry_initial_s:
+        raise ConfigError(f"[webhook] retry_max_s = {cfg.webhook.retry_max_s!r}:"
+                          f" must not be less than retry_initial_s ({cfg.webhook.retry_initial_s!r})")
     if cfg.fleet.retry_max_s < cfg.fleet.retry_initial_s:
         raise ConfigError(f"[fleet] retry_max_s = {cfg.fleet.retry_max_s!r}:"
                           f" must not be less than retry_initial_s ({cfg.fleet.retry_initial_s!r})")
@@ -432,6 +518,8 @@ def build_config(data: dict, source_path: Optional[str] = None) -> Config:
         cls = SECTIONS[name]
         known = {f.name: f for f in dataclasses.fields(cls)}
         for key, value in values.items():
+            if key not in known and (name, key) in SECRET_KEYS:
+                raise ConfigError(f"[{name}] {key}: secrets are never kept in the config file; {SECRET_KEYS[name, key]}")
             if key not in known:
                 raise ConfigError(f"[{name}] unknown key '{one_line(key, MAX_SHOWN_CHARS)}'; known keys: {', '.join(known)}")
             problem = known[key].metadata["check"](value)
