@@ -209,11 +209,11 @@ class KioskWindow:
             # the analysis of the picture on screen (shown first as a preview with the previous
             # faces): draw its own boxes, so a decision's frame shows the faces it was made on
             self.video.show(update.frame, update.results)
-        state = state_name(update.state)
+        covered = update.source_state in OVERLAY_STATES
+        state = "out_of_service" if covered else state_name(update.state)  # no picture: no decision, no "step up"
         if state != "granted":
             self._soft_grant = False
         self.banner.show(state, soft_grant=self._soft_grant, hint=update.hint)
-        covered = update.source_state in OVERLAY_STATES
         self.video.set_message((update.status_text or update.source_state.upper()) if covered else "")
         if previous is None:
             age = process_age_s()

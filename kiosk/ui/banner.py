@@ -3,8 +3,10 @@
 One look per decision state: neutral WAITING, amber CHECKING (with a hint: look at the camera,
 adjust the mask), green ACCESS GRANTED, red ACCESS DENIED (no mask, or mask not confirmed in
 time). A soft-policy grant (allowed without a mask, logged) keeps the green look and says so on
-its second line. The words come from ``kiosk.ui.messages`` in the configured language. Font sizes
-follow the window width so the text stays readable from a few metres away on any screen.
+its second line. Without a picture (camera offline or never opened, video ended) it says OUT OF
+SERVICE in black and yellow, never "step up to the camera", and no earlier decision stays. The
+words come from ``kiosk.ui.messages`` in the configured language. Font sizes follow the window
+width so the text stays readable from a few metres away on any screen.
 """
 
 from __future__ import annotations
@@ -31,12 +33,14 @@ COLOURS = {  # background, foreground
     "granted": ("#1b7f3a", "#ffffff"),
     "denied": ("#c62828", "#ffffff"),
     "uncertain": ("#c62828", "#ffffff"),
+    "out_of_service": ("#212121", "#ffd600"),
 }
 CHECKING_HINT = "hint.look_at_camera"  # what CHECKING says when the engine gives no hint
 
 
 def look_of(name: str, language: str = "en", hint: str = "", soft_grant: bool = False) -> BannerLook:
-    """The banner for state ``name`` ("waiting", "checking", "granted", "denied", "uncertain")."""
+    """The banner for state ``name`` ("waiting", "checking", "granted", "denied", "uncertain",
+    "out_of_service")."""
     if name not in COLOURS:
         name = "waiting"
     if name == "checking":

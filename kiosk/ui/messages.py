@@ -20,6 +20,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "denied.detail": "PLEASE WEAR A MASK",
         "uncertain": "ACCESS DENIED",
         "uncertain.detail": "Mask not confirmed — please ask staff",
+        "out_of_service": "OUT OF SERVICE",
+        "out_of_service.detail": "Please ask staff",
     },
     "fr": {
         "waiting": "EN ATTENTE",
@@ -34,6 +36,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "denied.detail": "VEUILLEZ PORTER UN MASQUE",
         "uncertain": "ACCÈS REFUSÉ",
         "uncertain.detail": "Masque non confirmé — adressez-vous au personnel",
+        "out_of_service": "HORS SERVICE",
+        "out_of_service.detail": "Veuillez vous adresser au personnel",
     },
 }
 

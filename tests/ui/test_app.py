@@ -20,7 +20,7 @@ from kiosk import PRODUCT_NAME
 from kiosk.config import PROJECT_ROOT
 from kiosk.errors import KioskError
 from kiosk.ui.app import open_display
-from kiosk.ui.banner import DENIED_LOOK, GRANTED_LOOK, WAITING_LOOK
+from kiosk.ui.banner import DENIED_LOOK, GRANTED_LOOK
 from kiosk.ui.images import fit_size
 from tools.measure_window import write_door_video
 
@@ -104,7 +104,7 @@ def test_missing_camera_shows_offline_not_a_crash(kiosk, artifacts_dir):
     notice = window.status_bar.text_of("notice")
     assert "camera 7" in notice.lower() or "offline" in notice.lower(), notice
     assert window.video.message == notice
-    assert window.banner.text == f"{WAITING_LOOK.headline} — {WAITING_LOOK.detail}"
+    assert window.banner.text == "OUT OF SERVICE — Please ask staff"  # said honestly, not "step up to the camera"
     assert window.status_bar.text_of("source").lower() == "camera 7"
     screenshot(artifacts_dir / "kiosk_camera_offline.png")
 
