@@ -59,9 +59,10 @@ def test_demo_feed_shows_denied_then_granted(kiosk, artifacts_dir):
     assert window.status_bar.text_of("state") == "DEMO"
     assert window.status_bar.text_of("source") == "demo"
     assert "blazeface" in window.status_bar.text_of("model")  # the default detector, said to staff
-    # today's counts come from the event services (the SQLite event log's in-memory tally)
-    assert pump(root, lambda: window.status_bar.text_of("today") == "today: 1 granted · 1 denied", 3.0), \
-        window.status_bar.text_of("today")
+    # today's counts come from the event services, and demo decisions never count (issue 19):
+    # both decisions above were recorded, yet the tally a second later is still nothing
+    pump(root, lambda: False, 1.0)
+    assert window.status_bar.text_of("today") == "today: 0 granted · 0 denied"
     assert toplevels(root) == []  # nothing ever opens over the kiosk
     assert len(window.staff.denials) == 1  # a grant is no staff alert; the denial waits until dismissed
 
