@@ -3,6 +3,10 @@
 SQLite reads and image decoding happen on a worker thread; the Tk thread only polls a queue
 with ``after()`` and turns the finished PNG thumbnails into PhotoImages, so a slow disk never
 freezes the kiosk window. The panel refreshes itself every few seconds while it is open.
+
+It opens over the kiosk window and never larger than it (an 800x480 kiosk screen shows all of
+it): the buttons are laid out first, so they keep their room, and the two lists share what is
+left, scrolling.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from tkinter import ttk
 from typing import TYPE_CHECKING, Any, Optional
 
 from kiosk.events.snapshots import thumbnail_png
-from kiosk.records import is_denial
+from kiosk.records import DEMO_SOURCE, is_denial
+from kiosk.ui.placement import geometry_over
 
 if TYPE_CHECKING:  # pragma: no cover
     from kiosk.events.services import EventServices
@@ -27,8 +32,10 @@ log = logging.getLogger(__name__)
 THUMBNAIL_PX = 48
 POLL_MS = 50
 REFRESH_MS = 5000
-EVENT_COLUMNS = (("time", 90), ("decision", 80), ("label", 150), ("score", 60), ("faces", 50), ("alert", 120))
-QUEUE_COLUMNS = (("id", 50), ("kind", 60), ("event time", 90), ("attempts", 70), ("last error", 420))
+PANEL_SIZE = (760, 560)  # at most; never larger than the kiosk window
+EVENT_COLUMNS = (("time", 80), ("decision", 80), ("label", 140), ("score", 55), ("faces", 50), ("source", 70),
+                 ("alert", 110))
+QUEUE_COLUMNS = (("id", 50), ("kind", 60), ("event time", 90), ("attempts", 80), ("last error", 400))
 
 
 def _clock(iso: Optional[str]) -> str:
@@ -49,28 +56,34 @@ class AdminPanel:
         self.services = services
         self.top = tk.Toplevel(root)
         self.top.title(f"Admin: kiosk {services.cfg.kiosk.id}")
-        self.top.geometry("760x560")
+        self.top.geometry(geometry_over(root, *PANEL_SIZE))
+        try:
+            self.top.transient(root.winfo_toplevel())  # above the kiosk window, fullscreen too
+        except tk.TclError:
+            pass
         self._results: queue.Queue = queue.Queue()
         self._loading = False
         self._closed = False
         self._photos: list[tk.PhotoImage] = []  # referenced, or Tk shows blank thumbnails
         self.loads = 0  # completed refreshes (the test and the status line use it)
 
+        buttons = ttk.Frame(self.top)  # first: at the bottom whatever the lists ask for
+        buttons.pack(side="bottom", fill="x", padx=8, pady=8)
+        ttk.Button(buttons, text="Refresh", command=self.refresh).pack(side="left")
+        ttk.Button(buttons, text="Close", command=self.close).pack(side="right")
+
         self.summary = tk.StringVar(value="loading ...")
-        ttk.Label(self.top, textvariable=self.summary, anchor="w").pack(fill="x", padx=8, pady=(8, 4))
+        self.summary_label = ttk.Label(self.top, textvariable=self.summary, anchor="w", justify="left")
+        self.summary_label.pack(fill="x", padx=8, pady=(8, 4))
+        self.summary_label.bind("<Configure>", lambda e: self.summary_label.configure(wraplength=max(100, e.width)))
 
         style = ttk.Style(self.top)
         style.configure("Admin.Treeview", rowheight=THUMBNAIL_PX + 4)
         ttk.Label(self.top, text="Today's events").pack(anchor="w", padx=8)
-        self.events = self._tree(EVENT_COLUMNS, show="tree headings", style="Admin.Treeview", height=7)
+        self.events = self._tree(EVENT_COLUMNS, show="tree headings", style="Admin.Treeview", height=3)
         self.events.column("#0", width=THUMBNAIL_PX + 24, stretch=False)
         ttk.Label(self.top, text="Email outbox (waiting)").pack(anchor="w", padx=8, pady=(6, 0))
-        self.outbox = self._tree(QUEUE_COLUMNS, show="headings", height=5)
-
-        buttons = ttk.Frame(self.top)
-        buttons.pack(fill="x", padx=8, pady=8)
-        ttk.Button(buttons, text="Refresh", command=self.refresh).pack(side="left")
-        ttk.Button(buttons, text="Close", command=self.close).pack(side="right")
+        self.outbox = self._tree(QUEUE_COLUMNS, show="headings", height=3)
         self.top.bind("<Escape>", lambda _e: self.close())
         self.top.protocol("WM_DELETE_WINDOW", self.close)
         self.refresh()
@@ -122,13 +135,16 @@ class AdminPanel:
 
     def _show(self, data: dict[str, Any]) -> None:
         events, outbox, state = data["events"], data["outbox"], data["status"]
-        granted = sum(1 for e in events if e.decision == "granted")
-        denied = sum(1 for e in events if is_denial(e.decision))
+        counted = [e for e in events if e.source != DEMO_SOURCE]  # a demo is never a real event
+        granted = sum(1 for e in counted if e.decision == "granted")
+        denied = sum(1 for e in counted if is_denial(e.decision))
+        demo = len(events) - len(counted)
         email = "email off" if not state["email_enabled"] else (
             f"outbox: {outbox['pending']} pending, {outbox['sending']} sending, {outbox['sent']} sent, "
             f"{outbox['repeats']} cooldown repeats (go with the next alert)")
         error = f"  |  last email error: {state['last_email_error']}" if state.get("last_email_error") else ""
-        self.summary.set(f"{data['day']}: {granted} granted, {denied} denied  |  {email}{error}")
+        demo_text = f" ({demo} demo {'event' if demo == 1 else 'events'}, not counted)" if demo else ""
+        self.summary.set(f"{data['day']}: {granted} granted, {denied} denied{demo_text}  |  {email}{error}")
 
         self.events.delete(*self.events.get_children())
         self._photos = []
@@ -141,7 +157,7 @@ class AdminPanel:
                 options["image"] = photo
             self.events.insert("", "end", iid=str(event.id), text="", values=(
                 _clock(event.time), event.decision, event.label, f"{event.score:.2f}",
-                event.faces, event.alert_state), **options)
+                event.faces, event.source, event.alert_state), **options)
 
         self.outbox.delete(*self.outbox.get_children())
         for row in data["queued"]:

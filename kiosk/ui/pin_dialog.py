@@ -17,6 +17,7 @@ from tkinter import ttk
 from typing import Callable, Optional
 
 from kiosk.admin_pin import PinThrottle
+from kiosk.ui.placement import geometry_over
 
 log = logging.getLogger(__name__)
 
@@ -88,16 +89,10 @@ class PinDialog:
         self.entry.focus_force()
 
     def _place_over(self, root: tk.Misc) -> None:
-        """Centred over the kiosk window, and on the screen whatever the window's size; its size
-        fixed, so a longer or shorter message never resizes it."""
+        """Over the kiosk window (kiosk/ui/placement.py), its size fixed: a longer or shorter
+        message never resizes it, so nothing moves under the pointer or a finger."""
         self.top.update_idletasks()
-        width, height = max(WIDTH, self.top.winfo_reqwidth()), self.top.winfo_reqheight()
-        owner = root.winfo_toplevel()
-        x = owner.winfo_rootx() + (owner.winfo_width() - width) // 2
-        y = owner.winfo_rooty() + (owner.winfo_height() - height) // 2
-        x = max(0, min(x, self.top.winfo_screenwidth() - width))
-        y = max(0, min(y, self.top.winfo_screenheight() - height))
-        self.top.geometry(f"{width}x{height}+{x}+{y}")
+        self.top.geometry(geometry_over(root, max(WIDTH, self.top.winfo_reqwidth()), self.top.winfo_reqheight()))
 
     # --- what the buttons do ----------------------------------------------------------------
 
@@ -116,7 +111,8 @@ class PinDialog:
             log.info("staff PIN accepted: %s", self.purpose)
             self.close()
             self._on_ok()
-        elif result == "wrong":
+            return
+        if result == "wrong":
             left = self.throttle.tries_left()
             self.message.set(f"Wrong PIN. {left} {'try' if left == 1 else 'tries'} left before a "
                              f"{wait_text(self.throttle.next_lockout_s())} wait.")
