@@ -98,11 +98,36 @@ def email_list(v: Any) -> Optional[str]:
     return None
 
 
+NAME_MAX, PATH_MAX = 255, 4096  # bytes in one name of a path, and in a whole path (Linux)
+
+
+def path_problem(v: str) -> Optional[str]:
+    """Why ``v`` cannot name a file here at all, whatever is on disk; None when it can. Checked
+    with the config, so that no later ``stat`` or ``expanduser`` fails with a traceback."""
+    if "\0" in v:
+        return "must not contain a NUL character"
+    try:
+        path = Path(v).expanduser()
+    except RuntimeError:  # "~name/..." of a user this system does not have
+        return f"names the home folder of {one_line(v.split('/')[0], MAX_SHOWN_CHARS)}, a user unknown here"
+    longest = max((len(os.fsencode(part)) for part in path.parts), default=0)
+    if longest > NAME_MAX:
+        return f"has a name of {longest} bytes, longer than the {NAME_MAX} a file system allows"
+    if len(os.fsencode(str(path))) >= PATH_MAX:
+        return f"is longer than the {PATH_MAX - 1} bytes a path may have"
+    return None
+
+
+def path_text(v: Any) -> Optional[str]:
+    """A non-empty string that can name a file or folder."""
+    return text(False)(v) or path_problem(v)
+
+
 def camera_source(v: Any) -> Optional[str]:
     if _is_int(v) and v >= 0:
         return None
     if isinstance(v, str) and v.strip():
-        return None
+        return None if "://" in v else path_problem(v)
     return 'must be a camera index (0, 1, ...), a video file, a URL, a folder of images, or "demo"'
 
 
@@ -173,7 +198,7 @@ class CameraSection:
 
 @dataclass(frozen=True)
 class ModelSection:
-    dir: str = setting("models", text(False), "Folder with mask_classifier.tflite and model_card.json")
+    dir: str = setting("models", path_text, "Folder with mask_classifier.tflite and model_card.json")
 
 
 @dataclass(frozen=True)
@@ -253,13 +278,13 @@ class EmailSection:
 
 @dataclass(frozen=True)
 class StorageSection:
-    database: str = setting("var/events.sqlite3", text(False), "SQLite event log")
-    snapshots: str = setting("var/snapshots", text(False), "Folder for event snapshots")
+    database: str = setting("var/events.sqlite3", path_text, "SQLite event log")
+    snapshots: str = setting("var/snapshots", path_text, "Folder for event snapshots")
     retention_days: int = setting(30, int_range(1, 3650), "Snapshots older than this are deleted")
     privacy: bool = setting(False, boolean, "Store and send no images at all")
     keep_granted_images: bool = setting(
         False, boolean, "Also keep the images of granted visitors; by default only denials keep a face image")
-    reports: str = setting("var/reports", text(False), "Folder the kiosk writes the daily reports it emails to")
+    reports: str = setting("var/reports", path_text, "Folder the kiosk writes the daily reports it emails to")
 
 
 DOOR_OUTPUTS = ("none", "serial", "gpio", "http")  # the relays of kiosk/outputs/
@@ -531,6 +556,14 @@ def build_config(data: dict, source_path: Optional[str] = None) -> Config:
     return cfg
 
 
+MAX_KEY_DEPTH = 10_000
+# a dotted key more than MAX_KEY_DEPTH levels deep (dots), where keys start: a line, a table header, an inline
+# table. tomllib keeps every prefix of a dotted key: 10000 levels cost it 0.8 s and 600 MB, one 40 KB
+# line "a.a.a...a = 1" of 20000 levels 2.3 GB, and 100000 levels more than anyone waits for
+_DEEP_KEY = re.compile(r"""(?:^|[\[{,])[ \t]*+(?:(?:[\w-]++|"[^"\n]*+"|'[^'\n]*+')[ \t]*+\.[ \t]*+){%d}""" % (MAX_KEY_DEPTH + 1),
+                       re.MULTILINE)
+
+
 def load_config(path: Optional[Path] = None) -> Config:
     """Read and validate a config file; no file at the default path means all defaults."""
     if path is None:
@@ -538,24 +571,32 @@ def load_config(path: Optional[Path] = None) -> Config:
             return Config()
         path = DEFAULT_CONFIG_PATH
     path = Path(path)
+    shown = one_line(str(path))  # a file name with a line break must not break the one-line error
+    if path.exists() and not path.is_file() and not path.is_dir():  # a FIFO blocks for ever, /dev/zero never ends
+        raise ConfigError(f"config file {shown} is not a regular file")
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
+        raise ConfigError(f"config file {shown} does not exist") from None
     except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        raise ConfigError(f"cannot read config file {shown}: {exc.strerror}") from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        document = raw.decode("utf-8")
+        if _DEEP_KEY.search(document):
+            raise ConfigError(f"config file {shown} is not a config: a dotted key more than {MAX_KEY_DEPTH} levels deep")
+        data = tomllib.loads(document)
+    except ConfigError:
+        raise
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {one_line(str(exc))}") from None
+        raise ConfigError(f"config file {shown} is not valid TOML: {one_line(str(exc))}") from None
     except RecursionError:  # tomllib recurses once per nested array or inline table
-        raise ConfigError(f"config file {path} is not a config: arrays or tables nested too deeply") from None
+        raise ConfigError(f"config file {shown} is not a config: arrays or tables nested too deeply") from None
     except Exception as exc:  # any other parser failure is still one line, never a traceback
-        raise ConfigError(f"config file {path} cannot be parsed: {type(exc).__name__}: {one_line(str(exc))}") from None
+        raise ConfigError(f"config file {shown} cannot be parsed: {type(exc).__name__}: {one_line(str(exc))}") from None
     try:
         return build_config(data, source_path=str(path))
     except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+        raise ConfigError(f"{shown}: {exc}") from None
 
 
 def toml_text(value: Any) -> str:
