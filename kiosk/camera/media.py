@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from kiosk.camera.image_header import KNOWN_FORMATS, HeaderError, declared_size
-from kiosk.config import CameraSection
+from kiosk.config import CameraSection, one_line
 from kiosk.errors import KioskError
 from kiosk.logging_setup import native_output_to_log
 
@@ -48,30 +48,31 @@ def read_image(path: Path, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS, flags: in
     claims a huge picture costs nothing; formats whose header is not read here are refused.
     """
     path = Path(path)
+    name = one_line(str(path))  # a file name with a line break must not break the one-line error
     try:
         size = path.stat().st_size
         if size > max_pixels * BYTES_PER_PIXEL_AT_MOST + METADATA_BYTES:
-            raise MediaError(f"{path}: a file of {size / 1e6:.0f} MB, more than a picture under the "
+            raise MediaError(f"{name}: a file of {size / 1e6:.0f} MB, more than a picture under the "
                              f"{_megapixels(max_pixels)} limit needs")
         data = path.read_bytes()  # imread cannot report why it failed
     except FileNotFoundError:
-        raise MediaError(f"{path}: no such file") from None
+        raise MediaError(f"{name}: no such file") from None
     except IsADirectoryError:
-        raise MediaError(f"{path}: is a directory") from None
+        raise MediaError(f"{name}: is a directory") from None
     except OSError as exc:
-        raise MediaError(f"{path}: cannot read ({exc.strerror or type(exc).__name__})") from None
+        raise MediaError(f"{name}: cannot read ({exc.strerror or type(exc).__name__})") from None
     if not data:
-        raise MediaError(f"{path}: empty file")
+        raise MediaError(f"{name}: empty file")
     try:
         declared = declared_size(data)
     except HeaderError as exc:
-        raise MediaError(f"{path}: damaged picture, {exc}") from None
+        raise MediaError(f"{name}: damaged picture, {exc}") from None
     if declared is None:
-        raise MediaError(f"{path}: not a picture the kiosk reads ({KNOWN_FORMATS})")
+        raise MediaError(f"{name}: not a picture the kiosk reads ({KNOWN_FORMATS})")
     if declared.width <= 0 or declared.height <= 0:
-        raise MediaError(f"{path}: damaged {declared.format} header, it declares {declared.width}x{declared.height} pixels")
+        raise MediaError(f"{name}: damaged {declared.format} header, it declares {declared.width}x{declared.height} pixels")
     if declared.pixels > max_pixels:
-        raise MediaError(f"{path}: declares {declared.width}x{declared.height} pixels, "
+        raise MediaError(f"{name}: declares {declared.width}x{declared.height} pixels, "
                          f"more than the {_megapixels(max_pixels)} limit")
     try:
         with native_output_to_log(f"decoding {path.name}"):  # libpng / libjpeg warnings
@@ -79,9 +80,9 @@ def read_image(path: Path, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS, flags: in
     except cv2.error:
         image = None
     if image is None or image.size == 0:
-        raise MediaError(f"{path}: damaged {declared.format} picture, it cannot be decoded")
+        raise MediaError(f"{name}: damaged {declared.format} picture, it cannot be decoded")
     if image.shape[0] * image.shape[1] > max_pixels:  # the decoder read another size than the header said
-        raise MediaError(f"{path}: holds {image.shape[1]}x{image.shape[0]} pixels, "
+        raise MediaError(f"{name}: holds {image.shape[1]}x{image.shape[0]} pixels, "
                          f"more than the {_megapixels(max_pixels)} limit")
     return image
 
@@ -91,10 +92,11 @@ def error_line(path: Path, exc: BaseException) -> str:
     video: OpenCV's own text (``resize.cpp:4020 ... !dsize.empty()``) never reaches the user."""
     if isinstance(exc, KioskError):
         return " ".join(str(exc).split())
+    name = one_line(str(path))
     if isinstance(exc, cv2.error):
         step = getattr(exc, "func", "") or "OpenCV"
-        return f"{path}: cannot be processed (OpenCV failed in {step})"
-    return f"{path}: {' '.join(str(exc).split()) or type(exc).__name__}"
+        return f"{name}: cannot be processed (OpenCV failed in {step})"
+    return f"{name}: {' '.join(str(exc).split()) or type(exc).__name__}"
 
 
 def iter_media_files(paths: Iterable[Path], extensions: frozenset[str]) -> Iterator[Path]:
