@@ -20,7 +20,7 @@ import threading
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from kiosk.events.alert_sender import AlertSender
 from kiosk.config import Config
@@ -28,6 +28,9 @@ from kiosk.events.store import DatabaseDamaged, EventStore, move_aside
 from kiosk.events.mailer import Email, Mailer
 from kiosk.records import DEMO_SOURCE, DecisionEvent, is_denial
 from kiosk.events.snapshots import SnapshotStore
+
+if TYPE_CHECKING:  # pragma: no cover
+    from kiosk.fleet.sync import FleetSync
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,17 @@ class EventServices:
         self._stop = threading.Event()
         self._housekeeper: Optional[threading.Thread] = None
         self._sending = False
+        # what the camera is doing now, for the fleet's overview; ``main.py run`` points it at the capture
+        self.camera_state: Callable[[], str] = lambda: DEMO_SOURCE if source_kind == DEMO_SOURCE else ""
+        self.fleet: Optional["FleetSync"] = self._fleet_sync() if cfg.fleet.database_url else None
+
+    def _fleet_sync(self) -> "FleetSync":
+        """The copy of this log into the fleet store ([fleet] database_url); it connects once started."""
+        from kiosk.fleet.store import FleetStore
+        from kiosk.fleet.sync import FleetSync
+
+        return FleetSync(self.cfg.fleet, self.cfg.kiosk.id, self.store, FleetStore.from_settings(self.cfg.fleet),
+                         threading.Event(), camera_state=lambda: self.camera_state())
 
     def _open_store(self, path: Path) -> EventStore:
         """The event log at ``path``; a damaged one is moved aside and a fresh log says so."""
@@ -83,9 +97,12 @@ class EventServices:
     # --- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the alert sender (if email is on) and the retention/report housekeeping thread."""
+        """Start the alert sender (if email is on), the fleet sync (if [fleet] database_url is set)
+        and the retention/report housekeeping thread."""
         if self.sender is not None:
             self._sending = self.sender.start()
+        if self.fleet is not None:
+            self.fleet.start()
         self._housekeeper = threading.Thread(target=self._housekeeping, name="event-housekeeping", daemon=True)
         self._housekeeper.start()
 
@@ -95,6 +112,9 @@ class EventServices:
         finished = self.sender.stop(grace_s) if self.sender is not None else True
         if self._housekeeper is not None:
             self._housekeeper.join(2.0)
+        if self.fleet is not None:  # what it has not copied yet stays in the log for the next start
+            finished = self.fleet.stop(2.0) and finished
+            self.fleet.fleet.close()
         if finished:
             self.store.close()
         if self._pending:
@@ -136,6 +156,8 @@ class EventServices:
                 self._pending += 1
         if outbox_id is not None and not repeat and self.sender is not None:
             self.sender.wake()
+        if self.fleet is not None:
+            self.fleet.wake()
 
     def _storage_failed(self, message: str) -> None:
         with self._lock:
