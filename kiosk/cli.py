@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "send-test-email": ("kiosk.commands.send_test_email", "check the email settings by sending a test email"),
     "calibrate": ("kiosk.commands.calibrate", "choose this site's mask threshold from its annotated photos"),
     "evaluate": ("kiosk.commands.evaluate", "how the kiosk does on a site's annotated photos (PASCAL VOC)"),
+    "serve": ("kiosk.commands.serve", "start the web console: every kiosk's status, events, reports and health"),
     "user": ("kiosk.commands.user", "add, list or remove the web console's accounts"),
 }
 DEFAULT_COMMAND = "run"
