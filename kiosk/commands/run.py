@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from kiosk.commands.config_checks import check_config_paths
 from kiosk.commands.options import add_pipeline_options, load_command_config
@@ -28,6 +28,7 @@ from kiosk.logging_setup import setup_logging
 from kiosk.camera.sources import DEMO, parse_source
 
 if TYPE_CHECKING:  # pragma: no cover
+    from kiosk.door.runtime import KioskRuntime
     from kiosk.events.services import EventServices
     from kiosk.outputs.door import DoorOutput
 
@@ -89,6 +90,12 @@ def _event_services(cfg: Config, source_kind: str) -> "EventServices":
     return services
 
 
+def _camera_state(runtime: "KioskRuntime") -> Callable[[], str]:
+    """The camera as the fleet's overview shows it: live, demo, or offline (also while reconnecting,
+    and once a replayed file has ended)."""
+    return lambda: {"live": "live", "demo": "demo"}.get(runtime.capture.status.state, "offline")
+
+
 def _door_output(cfg: Config, source_kind: str, services: "EventServices") -> Optional["DoorOutput"]:
     """The relay ``[door] output`` names, started; None for "none". Its failures go in the event log
     as ``health`` events (alerted like the others), and so do manual openings for now."""
@@ -140,12 +147,14 @@ def run(args: argparse.Namespace) -> int:
 
             runtime = build_headless_runtime(cfg, analyzer, source, services, max_frames=args.max_frames,
                                              outputs=outputs)
+            services.camera_state = _camera_state(runtime)
             return run_headless(runtime, services)
 
         from kiosk.door.runtime import KioskRuntime
         from kiosk.ui.app import run_window
 
         runtime = KioskRuntime(cfg, analyzer, [*outputs, services], source, max_frames=args.max_frames)
+        services.camera_state = _camera_state(runtime)
         try:
             return run_window(cfg, runtime, services)
         except KioskError:  # e.g. no display: nothing was started, release what we opened

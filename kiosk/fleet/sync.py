@@ -66,8 +66,9 @@ class FleetSync:
         self._wake.set()
 
     def stop(self, timeout: float = 3.0) -> bool:
-        """Stop the thread (a copy in flight finishes or fails within ``timeout``); True when it ended.
-        Whatever is not copied yet stays in the log for the next start."""
+        """Stop the thread after one last pass, which copies what the last moments recorded when the
+        store is reachable; True when it ended within ``timeout``. Whatever is not copied yet stays
+        in the log for the next start."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -114,7 +115,8 @@ class FleetSync:
     def _run(self) -> None:
         delay = self.settings.retry_initial_s
         last_beat, last_state = float("-inf"), None
-        while not self._stop.is_set():
+        while True:
+            stopping = self._stop.is_set()  # then one last pass copies what the last moments recorded
             try:
                 covered = self.sync_once()
                 state = self.camera_state()
@@ -124,6 +126,8 @@ class FleetSync:
                     self.fleet.heartbeat(self.kiosk_id, state)
                     last_beat, last_state = time.monotonic(), state
             except (KioskError, sqlite3.Error, OSError) as exc:  # FleetError, a newer schema, the local log
+                if stopping:
+                    break
                 self._failed(exc, delay)
                 self._stop.wait(delay)
                 delay = min(delay * 2, self.settings.retry_max_s)
@@ -132,9 +136,12 @@ class FleetSync:
                 log.info("fleet store %s reachable again; copying the events recorded meanwhile", self.fleet.where)
                 self.last_error = None
             delay = self.settings.retry_initial_s
-            if covered < self.batch:  # a full batch: more are waiting, go on at once
-                self._wake.wait(self.poll_s)
-                self._wake.clear()
+            if stopping:  # one batch at most: stopping must not wait for a long backlog
+                break
+            if covered == self.batch:  # more are waiting: go on at once
+                continue
+            self._wake.wait(self.poll_s)
+            self._wake.clear()
 
     def _failed(self, exc: BaseException, delay: float) -> None:
         message = str(exc) if isinstance(exc, KioskError) else f"event log: {type(exc).__name__}: {exc}"
