@@ -175,6 +175,15 @@ class DecisionEngine:
             policy_note=note,
         )
 
+    def source_lost(self) -> DecisionStep:
+        """The picture stopped (the source ended, froze or went offline): nobody can be seen, so
+        the episode and any decision held for ``hold_s`` end now. A stale GRANTED must never stay
+        on the door, nor come back with the camera; whoever is there then is a new episode."""
+        self._end_episode()
+        self._shown, self._decided_at = None, None
+        self.state = DecisionState.WAITING
+        return DecisionStep(self.state)
+
     def update(self, results: Sequence[FaceResult], now: float,
                frame: Optional[np.ndarray] = None) -> DecisionStep:
         """Feed one analysed frame (or no frame: ``results=[]`` while the camera is away)."""

@@ -28,6 +28,7 @@ import numpy as np
 from kiosk.camera.capture import CapturedFrame, CaptureThread, LatestSlot, SourceStatus
 from kiosk.config import Config
 from kiosk.door.decision import DecisionEngine, DecisionState, media_clock, wall_clock
+from kiosk.door.health import UP_STATES
 from kiosk.door.rate_meter import RateMeter
 from kiosk.vision.pipeline import FrameAnalyzer
 from kiosk.records import DecisionEvent, DecisionSink, FaceResult
@@ -201,7 +202,9 @@ class KioskRuntime:
         done = self.capture.finished and self.frames.pending() == 0
         now = time.monotonic()
         event = None
-        if self.media_clock:
+        if status.state not in UP_STATES:  # ended, frozen or offline: no decision stays on screen
+            state = self.engine.source_lost().state
+        elif self.media_clock:
             state = self.engine.state  # media time only moves with frames
         else:
             # the clock moves on without frames: a person who cannot be seen leaves in time, and a
@@ -213,7 +216,7 @@ class KioskRuntime:
                 self._deliver(event)
         changed = (status.state, status.text) != self._last_published
         stale = status.state not in ("live", "demo") and now - self._last_published_at >= STATUS_REFRESH_S
-        if event is not None or changed or stale:
+        if event is not None or changed or stale or state != self._shown_state:
             self._publish(self._placeholder(), [], state, event, status, self._last_index)
         return done and (self.media_clock or status.state == "ended" or self._stop.is_set())
 

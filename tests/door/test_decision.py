@@ -219,3 +219,15 @@ def test_checking_hints_what_would_help():
     eng.update([face("without_mask")], 0.0)
     eng.update([face("without_mask")], 0.04)
     assert eng.update([face("without_mask")], 0.08).hint == ""  # decided: no hint
+
+
+def test_a_lost_source_ends_the_decision_at_once_and_the_return_is_a_new_episode():
+    eng = engine(hold_s=10.0)
+    clock = Clock(eng)
+    assert clock.run(1, [face("with_mask")]) == DecisionState.GRANTED
+    assert eng.source_lost().state == DecisionState.WAITING  # not GRANTED for the rest of hold_s
+    assert eng.update([], clock.t).state == DecisionState.WAITING  # nor after, between frames
+    clock.t += 0.5
+    assert clock.run(0.2, []) == DecisionState.WAITING  # the camera back on an empty door: no old decision
+    assert clock.run(1, [face("with_mask")]) == DecisionState.GRANTED
+    assert [e.decision for e in clock.events] == ["granted", "granted"]  # whoever is there then is decided anew
