@@ -120,10 +120,11 @@ def build_window(cfg: Config, explicit_source: bool = True, source: Any = None, 
 
     analyzer = build_analyzer(cfg, video=True)
     source = source or open_source(cfg, explicit=explicit_source)
-    services = EventServices(cfg) if with_services else None
+    services = EventServices(cfg, source.kind) if with_services else None
     if services is not None:
         services.start()
-    runtime = KioskRuntime(cfg, analyzer, [services] if services is not None else [], source)
+    runtime = KioskRuntime(cfg, analyzer, [services] if services is not None else [], source,
+                           on_health=services.on_health if services is not None else None)
     root = open_display()
     window = KioskWindow(root, cfg, runtime, services)
     return root, window

@@ -99,23 +99,29 @@ def _camera_state(runtime: "KioskRuntime") -> Callable[[], str]:
 def _door_output(cfg: Config, source_kind: str, services: "EventServices") -> Optional["DoorOutput"]:
     """The relay ``[door] output`` names, started; None for "none". Its failures go in the event log
     as ``health`` events (alerted like the others), and so do manual openings for now."""
-    from datetime import datetime
-
     from kiosk.outputs.door import build_door_output
-    from kiosk.records import DEMO_SOURCE
 
-    def record(what: str, note: str, alert: bool) -> None:
-        alert = alert and cfg.email.enabled and source_kind != DEMO_SOURCE
-        services.store.record_health(datetime.now().astimezone(), cfg.kiosk.id, what, note, alert=alert,
-                                     source=source_kind)
-        if alert and services.sender is not None:
-            services.sender.wake()
-
-    door = build_door_output(cfg, source_kind, on_health=lambda what, note: record(what, note, True),
-                             on_manual_open=lambda reason: record("manual_open", reason, False))
+    door = build_door_output(cfg, source_kind, on_health=services.on_health,
+                             on_manual_open=lambda reason: services.on_health("manual_open", reason, alert=False))
     if door is not None:
         door.start()
     return door
+
+
+def _model_failed(cfg: Config, error: Exception) -> None:
+    """A model that cannot be loaded keeps the kiosk from starting: a health event says so first,
+    emailed to the administrators like an alert (the sender gets its grace period; what it cannot
+    deliver stays in the outbox for the next start). Never for the demo."""
+    from kiosk.camera.sources import make_source
+    from kiosk.door.health import MODEL_FAILED
+
+    try:
+        services = _event_services(cfg, make_source(cfg.camera.source, cfg).kind)
+    except Exception as exc:  # the model's error is the one to print; this is its footnote
+        log.error("the model failure could not be recorded: %s", exc)
+        return
+    services.on_health(MODEL_FAILED, f"the mask model could not be loaded, the kiosk did not start: {error}")
+    services.stop()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -131,8 +137,13 @@ def run(args: argparse.Namespace) -> int:
 
     from kiosk.vision.pipeline import build_analyzer
     from kiosk.camera.sources import open_source
+    from kiosk.vision.classifier import ModelLoadError
 
-    analyzer = build_analyzer(cfg, video=True)
+    try:
+        analyzer = build_analyzer(cfg, video=True)
+    except ModelLoadError as exc:
+        _model_failed(cfg, exc)
+        raise
     source = open_source(cfg, explicit=args.source is not None)
     try:
         services = _event_services(cfg, source.kind)
@@ -153,7 +164,8 @@ def run(args: argparse.Namespace) -> int:
         from kiosk.door.runtime import KioskRuntime
         from kiosk.ui.app import run_window
 
-        runtime = KioskRuntime(cfg, analyzer, [*outputs, services], source, max_frames=args.max_frames)
+        runtime = KioskRuntime(cfg, analyzer, [*outputs, services], source, max_frames=args.max_frames,
+                               on_health=services.on_health)
         services.camera_state = _camera_state(runtime)
         try:
             return run_window(cfg, runtime, services)

@@ -91,9 +91,10 @@ def build_headless_runtime(cfg: Config, analyzer: FrameAnalyzer, source: FrameSo
                            max_frames: Optional[int] = None, stream: Optional[TextIO] = None,
                            outputs: Sequence[DecisionSink] = ()) -> KioskRuntime:
     """The runtime for headless use: lossless for files and the demo, JSON lines added as a sink;
-    ``outputs`` (the door relay) hear of each decision first."""
+    ``outputs`` (the door relay) hear of each decision first, ``services`` of health events too."""
     sinks = [*outputs] + ([services] if services is not None else []) + [JsonLinesSink(stream)]
-    return KioskRuntime(cfg, analyzer, sinks, source, lossless=source.is_media, max_frames=max_frames)
+    return KioskRuntime(cfg, analyzer, sinks, source, lossless=source.is_media, max_frames=max_frames,
+                        on_health=services.on_health if services is not None else None)
 
 
 def run_headless(runtime: KioskRuntime, services: Optional["EventServices"] = None) -> int:

@@ -28,7 +28,7 @@ import numpy as np
 from kiosk.camera.capture import CapturedFrame, CaptureThread, LatestSlot, SourceStatus
 from kiosk.config import Config
 from kiosk.door.decision import DecisionEngine, DecisionState, media_clock, wall_clock
-from kiosk.door.health import UP_STATES
+from kiosk.door.health import UP_STATES, HealthReport, HealthWatchdog
 from kiosk.door.rate_meter import RateMeter
 from kiosk.vision.pipeline import FrameAnalyzer
 from kiosk.records import DecisionEvent, DecisionSink, FaceResult
@@ -75,11 +75,14 @@ class KioskRuntime:
 
     ``lossless=True`` (headless replay of a file or the demo) analyses every frame and runs the
     decision engine on the media timestamps, so results do not depend on machine speed.
-    ``max_frames`` stops after that many analysed frames.
+    ``max_frames`` stops after that many analysed frames. ``on_health(what, note)`` hears of the
+    camera offline or the analysis failing for ``[camera] alert_offline_after_s``, and of their return
+    (``kiosk.door.health``; the event services record and email them).
     """
 
     def __init__(self, cfg: Config, analyzer: FrameAnalyzer, sinks: Sequence[DecisionSink], source: FrameSource,
-                 *, lossless: bool = False, max_frames: Optional[int] = None) -> None:
+                 *, lossless: bool = False, max_frames: Optional[int] = None,
+                 on_health: Optional[HealthReport] = None) -> None:
         self.cfg = cfg
         self.analyzer = analyzer
         self.sinks = list(sinks)
@@ -95,6 +98,8 @@ class KioskRuntime:
         self.media_origin = datetime.now().astimezone()
         event_time = media_clock(self.media_origin) if self.media_clock else wall_clock
         self.engine = DecisionEngine(cfg.decision, cfg.kiosk.id, event_time=event_time)
+        self.health = HealthWatchdog(cfg.camera.alert_offline_after_s, on_health or (lambda what, note: None),
+                                     source.label)
         self.model_name = f"{analyzer.classifier.name} · {analyzer.detector.name}"
         self.frames_analyzed = 0
         self.decisions = 0
@@ -170,6 +175,9 @@ class KioskRuntime:
             if self.analysis_errors in (1, 10, 100) or self.analysis_errors % 1000 == 0:
                 log.warning("frame %d could not be analysed (%d so far): %s", item.index, self.analysis_errors, exc)
             results = []
+            self.health.analysis(False, time.monotonic(), f"{type(exc).__name__}: {exc}")
+        else:
+            self.health.analysis(True, time.monotonic())
         now = item.timestamp if self.media_clock else time.monotonic()
         step = self.engine.update(results, now, frame=item.image)
         if step.event is not None:
@@ -179,6 +187,8 @@ class KioskRuntime:
         self._rate.tick()
         self._last_frame, self._last_index = item.image, item.index
         self._last_results, self._last_results_at = results, time.monotonic()
+        status = self.capture.status
+        self.health.source_state(status.state, self._last_results_at, status.text)  # frames flow: a camera back
         self._analysis_s = self._last_results_at - started
         hint_changed = step.hint != self._hint
         self._hint = step.hint
@@ -201,6 +211,7 @@ class KioskRuntime:
         status = self.capture.status
         done = self.capture.finished and self.frames.pending() == 0
         now = time.monotonic()
+        self.health.source_state(status.state, now, status.text)
         event = None
         if status.state not in UP_STATES:  # ended, frozen or offline: no decision stays on screen
             state = self.engine.source_lost().state

@@ -108,7 +108,12 @@ class AlertSender:
                 wait_s = self._backoff(f"{type(exc).__name__}: {exc}")
             self._report_progress()
             if self._stopping():
-                if wait_s != 0 or time.monotonic() >= self._stop_deadline:
+                if time.monotonic() >= self._stop_deadline:
+                    return
+                if wait_s != 0 and self._wake.is_set():  # queued after that look (e.g. just before stop): look again
+                    self._wake.clear()
+                    continue
+                if wait_s != 0:
                     return
                 continue
             if wait_s == 0:

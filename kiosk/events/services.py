@@ -159,6 +159,23 @@ class EventServices:
         if self.fleet is not None:
             self.fleet.wake()
 
+    def on_health(self, what: str, note: str, alert: bool = True) -> None:
+        """Record a ``health`` event of the kiosk itself (``what``: e.g. camera-offline, ``note``: the
+        sentence for people) with its alert in the same transaction when ``alert`` and email is on:
+        the outbox guarantees of alerts (never for the demo). Any thread; never raises."""
+        alert = alert and self.cfg.email.enabled and self.source_kind != DEMO_SOURCE
+        try:
+            self.store.record_health(datetime.now().astimezone(), self.cfg.kiosk.id, what, note, alert=alert,
+                                     source=self.source_kind)
+        except Exception as exc:
+            self._storage_failed(f"health event {what} not recorded in {self.store.path}: {type(exc).__name__}: {exc}")
+            return
+        if alert:
+            with self._lock:
+                self._pending += 1
+            if self.sender is not None:
+                self.sender.wake()
+
     def _storage_failed(self, message: str) -> None:
         with self._lock:
             self._storage_errors += 1
