@@ -187,7 +187,8 @@ class CaptureThread:
             self._set_status("ended", str(exc).splitlines()[0] if str(exc) else ENDED_TEXT)
             return None
         self._last_frame_at = self._clock()
-        self._set_status("live", self.source.status_text)
+        if self._status.state != "offline":  # after an outage it is live with its first frame, not when it opens:
+            self._set_status("live", self.source.status_text)  # a camera that opens but sends nothing stays offline
         return FIRST_BACKOFF_S
 
     def _run(self) -> None:

@@ -152,6 +152,40 @@ def test_lost_camera_goes_offline_and_reconnects_with_backoff():
     assert not camera.opened  # stop releases the device
 
 
+class SilentCamera(UnpluggableCamera):
+    """Opens fine but sends no frame while ``silent`` is set: a frozen camera or stream."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.silent = threading.Event()
+
+    def read(self) -> Optional[np.ndarray]:
+        if self.silent.is_set():
+            threading.Event().wait(0.005)
+            return None
+        return super().read()
+
+
+def test_a_camera_that_opens_but_sends_nothing_stays_offline_until_a_frame_comes():
+    camera = SilentCamera()
+    slot = LatestSlot()
+    capture = CaptureThread(camera, slot, offline_after_s=0.3, reconnect_max_s=1.0)
+    capture.start()
+    try:
+        assert slot.get(timeout=5) is not None and capture.status.state == "live"
+        camera.silent.set()
+        assert wait_until(lambda: capture.status.state == "offline")
+        opens = camera.opens
+        states = set()
+        assert not wait_until(lambda: states.add(capture.status.state) or False, timeout=1.5)
+        assert camera.opens > opens  # it reopened the camera, and did not call that live
+        assert states == {"offline"} and capture.status.text == OFFLINE_TEXT
+        camera.silent.clear()
+        assert wait_until(lambda: capture.status.state == "live")
+    finally:
+        capture.stop()
+
+
 def test_runtime_tells_the_screen_when_the_camera_is_lost_and_back(model_dir):
     """Through the real runtime and pipeline: offline updates keep coming while no frame does."""
     import dataclasses
