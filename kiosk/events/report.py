@@ -63,7 +63,7 @@ def draw_chart(counts: dict[str, list[int]], day: date, path: Path) -> None:
     axes.set_ylabel("decisions")
     axes.set_title(f"Decisions per hour, {day.isoformat()}")
     axes.yaxis.get_major_locator().set_params(integer=True)
-    axes.legend(loc="upper left")
+    axes.legend(loc="best")  # where it hides the fewest bars (upper left covered the early hours)
     figure.tight_layout()
     FigureCanvasAgg(figure).print_png(str(path))
 
