@@ -325,7 +325,9 @@ def build_app(data: ConsoleData, accounts: AccountStore, settings: ConsoleSettin
 
     def image(request: Request, thumbnail: bool) -> Response:
         kiosk, event_id = request.path_params["kiosk"], request.path_params["event_id"]
-        picture = data.snapshot(kiosk, event_id)
+        # a thumbnail is the face where the store keeps it apart (LocalConsoleData.face_image)
+        read = getattr(data, "face_image", data.snapshot) if thumbnail else data.snapshot
+        picture = read(kiosk, event_id)
         if picture is not None and thumbnail:
             picture = _thumbnail(picture, THUMBNAIL_PX)
         if picture is None:

@@ -41,11 +41,13 @@ class LocalConsoleData:
     def _has_image(self, event: StoredEvent) -> bool:
         return self._image_path(event) is not None
 
-    def _image_path(self, event: StoredEvent) -> Optional[Path]:
-        """The event's annotated frame, else its face crop: only files the kiosk wrote, still there."""
+    def _image_path(self, event: StoredEvent, face_first: bool = False) -> Optional[Path]:
+        """The event's annotated frame, else its face crop (``face_first``: the other way round):
+        only files the kiosk wrote, and still there."""
         if self.cfg.storage.privacy:
             return None
-        for value in (event.snapshot_path, event.crop_path):
+        images = (event.snapshot_path, event.crop_path)
+        for value in images[::-1] if face_first else images:
             path = Path(value) if value else None
             if path is not None and SNAPSHOT_RE.match(path.name) and path.is_file():
                 return path
@@ -102,8 +104,17 @@ class LocalConsoleData:
         return self._console_event(event) if event else None
 
     def snapshot(self, kiosk_id: str, event_id: int) -> Optional[bytes]:
+        """The annotated frame the decision was made on (the face crop when there is no frame)."""
+        return self._image(kiosk_id, event_id, face_first=False)
+
+    def face_image(self, kiosk_id: str, event_id: int) -> Optional[bytes]:
+        """The face crop, for the listings' thumbnails (beyond ``ConsoleData``: for a store without
+        it the console scales the snapshot down)."""
+        return self._image(kiosk_id, event_id, face_first=True)
+
+    def _image(self, kiosk_id: str, event_id: int, face_first: bool) -> Optional[bytes]:
         event = self._stored(kiosk_id, event_id)
-        path = self._image_path(event) if event else None
+        path = self._image_path(event, face_first) if event else None
         if path is None:
             return None
         try:

@@ -87,3 +87,14 @@ def test_delete_event_removes_the_record_and_its_images(world):
     assert data.delete_event("north-door", denial)
     assert data.event("north-door", denial) is None and not any(path.exists() for path in images)
     assert not data.delete_event("north-door", denial)
+
+
+def test_listings_get_the_face_crop_the_event_page_the_frame(world):
+    import cv2
+    import numpy as np
+
+    data = _data(world)
+    denial = world.ids["north-door"][2]
+    frame, face = (cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_COLOR)
+                   for image in (data.snapshot("north-door", denial), data.face_image("north-door", denial)))
+    assert face.shape[0] < frame.shape[0] and face.shape[1] < frame.shape[1]

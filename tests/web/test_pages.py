@@ -30,7 +30,7 @@ def test_overview_events_and_report_csv(world):
     assert "north-door" in overview and "south-door" in overview and "2 of 3 kiosks online" in overview
     south_denials = client.get("/events?kiosk=south-door&decision=denied").text
     assert south_denials.count('class="badge denied"') == 2  # one real, one from the demo (listed, marked demo)
-    assert "1–2 of 2" in south_denials and ">demo<" in south_denials
+    assert "1–2 of 2" in south_denials and '<tr class="demo">' in south_denials and "(not counted)" in south_denials
     bad_day = client.get("/events?day=yesterday").text
     assert "is not a day" in bad_day
     today = datetime.now().astimezone().date().isoformat()
