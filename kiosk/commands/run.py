@@ -151,6 +151,8 @@ def run(args: argparse.Namespace) -> int:
         source.close()
         raise
     door = _door_output(cfg, source.kind, services)
+    if services.mqtt is not None:
+        services.mqtt.door = door  # the MQTT "open" command ([door] allow_remote_open) works it
     outputs = [door] if door is not None else []  # first: the door hears of a grant before the disk is written
     try:
         if args.headless:

@@ -28,6 +28,8 @@ from kiosk.events.store import DatabaseDamaged, EventStore, move_aside
 from kiosk.events.mailer import Email, Mailer
 from kiosk.records import DEMO_SOURCE, DecisionEvent, is_denial
 from kiosk.events.snapshots import SnapshotStore
+from kiosk.events.store import OutgoingFor
+from kiosk.outputs.outbox import OutboxOutput, decision_payload, health_payload
 
 if TYPE_CHECKING:  # pragma: no cover
     from kiosk.fleet.sync import FleetSync
@@ -67,6 +69,8 @@ class EventServices:
         self._stop = threading.Event()
         self._housekeeper: Optional[threading.Thread] = None
         self._sending = False
+        self.mqtt = None  # the MQTT output when [mqtt] enabled (main.py run hands it the door)
+        self.outputs: list[OutboxOutput] = self._outbox_outputs()
         # what the camera is doing now, for the fleet's overview; ``main.py run`` points it at the capture
         self.camera_state: Callable[[], str] = lambda: DEMO_SOURCE if source_kind == DEMO_SOURCE else ""
         self.fleet: Optional["FleetSync"] = self._fleet_sync() if cfg.fleet.database_url else None
@@ -78,6 +82,39 @@ class EventServices:
 
         return FleetSync(self.cfg.fleet, self.cfg.kiosk.id, self.store, FleetStore.from_settings(self.cfg.fleet),
                          threading.Event(), camera_state=lambda: self.camera_state())
+
+    def _outbox_outputs(self) -> list[OutboxOutput]:
+        """MQTT and webhooks, whose messages are queued with each event (none when both are off)."""
+        outputs: list[OutboxOutput] = []
+        if self.cfg.mqtt.enabled:
+            from kiosk.outputs.mqtt import build_mqtt_output
+
+            self.mqtt = build_mqtt_output(self.cfg, self.store, self._building_status, self._keeps_images)
+            outputs.append(self.mqtt)
+        if self.cfg.webhook.urls:
+            from kiosk.credentials import webhook_secret
+            from kiosk.outputs.webhook import WebhookOutput
+
+            hooks = self.cfg.webhook
+            outputs.append(WebhookOutput(self.store, hooks.urls, webhook_secret(), timeout_s=hooks.timeout_s,
+                                         retry_initial_s=hooks.retry_initial_s, retry_max_s=hooks.retry_max_s))
+        return outputs
+
+    def _outgoing(self, payload_of: Callable[[int], Optional[dict]]) -> Optional[OutgoingFor]:
+        """What the MQTT and webhook outputs queue for an event, given its id (nothing for the demo)."""
+        if not self.outputs:
+            return None
+
+        def compose(event_id: int) -> list:
+            payload = payload_of(event_id)
+            return [] if payload is None else [m for output in self.outputs for m in output.messages(payload)]
+        return compose
+
+    def _building_status(self) -> dict[str, Any]:
+        """What the MQTT status says besides online/offline (cheap: in-memory figures)."""
+        status = self.status()
+        return {"camera": self.camera_state(), "granted_today": status["granted_today"],
+                "denied_today": status["denied_today"]}
 
     def _open_store(self, path: Path) -> EventStore:
         """The event log at ``path``; a damaged one is moved aside and a fresh log says so."""
@@ -103,6 +140,8 @@ class EventServices:
             self._sending = self.sender.start()
         if self.fleet is not None:
             self.fleet.start()
+        for output in self.outputs:
+            output.start()
         self._housekeeper = threading.Thread(target=self._housekeeping, name="event-housekeeping", daemon=True)
         self._housekeeper.start()
 
@@ -110,6 +149,9 @@ class EventServices:
         """Let the sender deliver for up to ``grace_s``; whatever is left stays queued in the DB."""
         self._stop.set()
         finished = self.sender.stop(grace_s) if self.sender is not None else True
+        for output in self.outputs:  # what they cannot deliver now stays queued for the next start
+            output.stop(min(grace_s, 3.0))
+            finished = finished and not output.running
         if self._housekeeper is not None:
             self._housekeeper.join(2.0)
         if self.fleet is not None:  # what it has not copied yet stays in the log for the next start
@@ -141,7 +183,9 @@ class EventServices:
                 self._storage_failed(f"snapshot not saved: {type(exc).__name__}: {exc}")
         alert = self._alert_wanted(event)
         try:
-            _, outbox_id, repeat = self.store.record_event(event, snapshot, crop, alert, self.cfg.email.cooldown_s)
+            _, outbox_id, repeat = self.store.record_event(
+                event, snapshot, crop, alert, self.cfg.email.cooldown_s,
+                outgoing=self._outgoing(lambda event_id: decision_payload(event, event_id)))
         except Exception as exc:  # the decision must still be shown at the door; never raise here
             self._storage_failed(f"event not recorded in {self.store.path}: {type(exc).__name__}: {exc}")
             return
@@ -158,15 +202,18 @@ class EventServices:
             self.sender.wake()
         if self.fleet is not None:
             self.fleet.wake()
+        for output in self.outputs:
+            output.on_decision(event)
 
     def on_health(self, what: str, note: str, alert: bool = True) -> None:
         """Record a ``health`` event of the kiosk itself (``what``: e.g. camera-offline, ``note``: the
         sentence for people) with its alert in the same transaction when ``alert`` and email is on:
         the outbox guarantees of alerts (never for the demo). Any thread; never raises."""
         alert = alert and self.cfg.email.enabled and self.source_kind != DEMO_SOURCE
+        when, kiosk_id, source = datetime.now().astimezone(), self.cfg.kiosk.id, self.source_kind
         try:
-            self.store.record_health(datetime.now().astimezone(), self.cfg.kiosk.id, what, note, alert=alert,
-                                     source=self.source_kind)
+            self.store.record_health(when, kiosk_id, what, note, alert=alert, source=source, outgoing=self._outgoing(
+                lambda event_id: health_payload(event_id, kiosk_id, when, source, what, note)))
         except Exception as exc:
             self._storage_failed(f"health event {what} not recorded in {self.store.path}: {type(exc).__name__}: {exc}")
             return
@@ -175,6 +222,8 @@ class EventServices:
                 self._pending += 1
             if self.sender is not None:
                 self.sender.wake()
+        for output in self.outputs:
+            output.wake()
 
     def _storage_failed(self, message: str) -> None:
         with self._lock:
