@@ -4,9 +4,10 @@ One look per decision state: neutral WAITING, amber CHECKING (with a hint: look 
 adjust the mask), green ACCESS GRANTED, red ACCESS DENIED (no mask, or mask not confirmed in
 time). A soft-policy grant (allowed without a mask, logged) keeps the green look and says so on
 its second line. Without a picture (camera offline or never opened, video ended) it says OUT OF
-SERVICE in black and yellow, never "step up to the camera", and no earlier decision stays. The
-words come from ``kiosk.ui.messages`` in the configured language. Font sizes follow the window
-width so the text stays readable from a few metres away on any screen.
+SERVICE in dark letters on a light band (a paper notice: no other state looks like it, and it
+stands out under a dark live view), never "step up to the camera", and no earlier decision
+stays. The words come from ``kiosk.ui.messages`` in the configured language. Font sizes follow
+the window width so the text stays readable from a few metres away on any screen.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ COLOURS = {  # background, foreground
     "granted": ("#1b7f3a", "#ffffff"),
     "denied": ("#c62828", "#ffffff"),
     "uncertain": ("#c62828", "#ffffff"),
-    "out_of_service": ("#212121", "#ffd600"),
+    "out_of_service": ("#eceff1", "#212121"),
 }
 CHECKING_HINT = "hint.look_at_camera"  # what CHECKING says when the engine gives no hint
 

@@ -64,12 +64,14 @@ def toplevels(root: tk.Tk) -> list[tk.Toplevel]:
 
 @pytest.fixture
 def kiosk(x_display, tmp_path, model_dir):
-    """Factory for a started kiosk window (real model, runtime, event services); closed after the test."""
+    """Factory for a started kiosk window (real model, runtime, event services); closed after the test.
+    ``frame_source``: an opened ``FrameSource`` (e.g. a test's own camera) instead of ``source``'s."""
     opened: list[KioskWindow] = []
 
-    def start(source, explicit_source: bool = True, with_services: bool = True, **overrides) -> KioskWindow:
+    def start(source, explicit_source: bool = True, with_services: bool = True, frame_source=None,
+              **overrides) -> KioskWindow:
         cfg = kiosk_config(tmp_path, model_dir, source, **overrides)
-        _root, window = build_window(cfg, explicit_source, with_services=with_services)
+        _root, window = build_window(cfg, explicit_source, source=frame_source, with_services=with_services)
         window.start()
         opened.append(window)
         return window
