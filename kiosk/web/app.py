@@ -17,6 +17,7 @@ import functools
 import hmac
 import io
 import logging
+import re
 import secrets
 import tempfile
 from dataclasses import dataclass
@@ -120,11 +121,13 @@ def _page_number(request: Request) -> int:
     return max(1, int(text)) if text.isdigit() else 1
 
 
+_LOCAL_PATH = re.compile(r"/(?![/\\])[A-Za-z0-9/._~%?&=+:-]*")
+
+
 def _safe_next(target: Optional[str]) -> str:
-    """Where to go after logging in: a path of this site only (no //host, no scheme)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/"
+    """Where to go after logging in: a path of this site only. Anything else (a scheme, //host,
+    a backslash, or a tab or space that a browser would drop to make one) goes to the overview."""
+    return target if target and _LOCAL_PATH.fullmatch(target) else "/"
 
 
 def _image_type(data: bytes) -> str:

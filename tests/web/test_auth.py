@@ -85,8 +85,9 @@ def test_login_goes_back_to_the_page_asked_for_but_never_to_another_site(console
     make, _ = console
     client = TestClient(make())
     assert sign_in(client, *ADMIN, next="/health?kiosk=south-door").url.path == "/health"
-    other = TestClient(make())
-    assert sign_in(other, *ADMIN, next="//evil.example/phish").url.path == "/"
+    for elsewhere in ("//evil.example/phish", "/\t/evil.example", "https://evil.example/", "/\\evil.example"):
+        other = TestClient(make(), follow_redirects=False)
+        assert sign_in(other, *ADMIN, next=elsewhere).headers["location"] == "/", elsewhere
 
 
 def test_cookies_are_httponly_samesite_and_secure_over_https(console):
