@@ -9,7 +9,8 @@ Examples:
   python main.py events --since 2026-11-01    # from a day (local time) on
   python main.py events --since 2026-11-23T08:00 --csv > events.csv
   python main.py events --all --json          # every event ever, one JSON object per line
-  python main.py events --delete 42           # one person's records: event 42, its images, its queued alert
+  python main.py events --delete 42           # one person's records: event 42, its images, its queued alert,
+                                              # and its copy in the fleet store ([fleet] database_url)
 """
 
 from __future__ import annotations
@@ -67,6 +68,9 @@ def delete_event(cfg: Config, event_id: int) -> str:
         event = store.event(event_id)
         if event is None:
             raise KioskError(f"no event {event_id} in {store.path}")
+        fleet_copy = ""  # the fleet store's copy first: when it cannot be reached, nothing is deleted yet
+        if cfg.fleet.database_url and event.source != DEMO_SOURCE:  # a demo event is never copied
+            fleet_copy = _delete_fleet_copy(cfg, event.kiosk_id, event_id)
         try:  # the images first: a record whose files are gone is harmless, files without a record are forgotten
             files = snapshots.delete([event.snapshot_path, event.crop_path])
         except OSError as exc:
@@ -91,7 +95,24 @@ def delete_event(cfg: Config, event_id: int) -> str:
     parts += [ALERT_FATES.get(state, f"{state} alert") for state in alert_states]
     if rewritten:
         parts.append(f"{report.name} rewritten without it")
+    if fleet_copy:
+        parts.append(fleet_copy)
     return ", ".join(parts)
+
+
+def _delete_fleet_copy(cfg: Config, kiosk_id: str, event_id: int) -> str:
+    """Delete the event's copy in the fleet store ([fleet] database_url), which then refuses it for good."""
+    from kiosk.fleet.store import FleetError, FleetStore
+
+    fleet = FleetStore.from_settings(cfg.fleet)
+    try:
+        copied = fleet.delete_event(kiosk_id, event_id)
+    except FleetError as exc:
+        raise KioskError(f"event {event_id} not deleted: {exc};"
+                         " try again when the fleet store can be reached") from None
+    finally:
+        fleet.close()
+    return "its copy in the fleet store" if copied else "no copy in the fleet store yet (none will be made)"
 
 
 def run(args: argparse.Namespace) -> int:

@@ -155,8 +155,10 @@ class EventServices:
         if self._housekeeper is not None:
             self._housekeeper.join(2.0)
         if self.fleet is not None:  # what it has not copied yet stays in the log for the next start
-            finished = self.fleet.stop(2.0) and finished
-            self.fleet.fleet.close()
+            copied = self.fleet.stop(2.0)
+            if copied:  # else it may still hold the connection, stuck on a cut network: let the process end it
+                self.fleet.fleet.close()
+            finished = finished and copied
         if finished:
             self.store.close()
         if self._pending:

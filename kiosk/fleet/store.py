@@ -280,13 +280,15 @@ class FleetStore:
         return counts
 
     def delete_event(self, kiosk_id: str, event_id: int) -> bool:
-        """A privacy request: the event and its thumbnail are gone, and a copy arriving later is refused."""
+        """A privacy request: the event and its thumbnail are gone; False when the store had no copy.
+
+        Either way its key is kept, so a copy arriving later (a kiosk copying at least once, or
+        one that had not copied it yet) is refused.
+        """
         def work(conn: psycopg.Connection) -> bool:
             with conn.transaction():
-                deleted = conn.execute("DELETE FROM events WHERE kiosk_id = %s AND event_id = %s",
-                                       (kiosk_id, event_id)).rowcount
-                if deleted:
-                    conn.execute("INSERT INTO deleted_events (kiosk_id, event_id) VALUES (%s, %s)"
-                                 " ON CONFLICT DO NOTHING", (kiosk_id, event_id))
-            return bool(deleted)
+                conn.execute("INSERT INTO deleted_events (kiosk_id, event_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                             (kiosk_id, event_id))
+                return conn.execute("DELETE FROM events WHERE kiosk_id = %s AND event_id = %s",
+                                    (kiosk_id, event_id)).rowcount > 0
         return self._run(work)
