@@ -4,6 +4,7 @@ one health event each way, never one per frame."""
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 import pytest
 
@@ -29,21 +30,21 @@ def recorder() -> Recorder:
     return Recorder()
 
 
-def feed_state(watchdog: HealthWatchdog, state: str, start: float, seconds: float, detail: str = "") -> float:
-    """``state`` every FRAME_S from ``start`` for ``seconds``; returns the time after."""
+def feed(step: Callable[[float], None], start: float, seconds: float) -> float:
+    """``step(now)`` every FRAME_S from ``start`` for ``seconds``; returns the time after."""
     now = start
     while now < start + seconds - 1e-9:
-        watchdog.source_state(state, now, detail)
+        step(now)
         now = round(now + FRAME_S, 6)
     return now
+
+
+def feed_state(watchdog: HealthWatchdog, state: str, start: float, seconds: float, detail: str = "") -> float:
+    return feed(lambda now: watchdog.source_state(state, now, detail), start, seconds)
 
 
 def feed_analysis(watchdog: HealthWatchdog, ok: bool, start: float, seconds: float, error: str = "") -> float:
-    now = start
-    while now < start + seconds - 1e-9:
-        watchdog.analysis(ok, now, error)
-        now = round(now + FRAME_S, 6)
-    return now
+    return feed(lambda now: watchdog.analysis(ok, now, error), start, seconds)
 
 
 def test_a_camera_offline_past_the_limit_is_one_event_and_its_return_another(recorder):
