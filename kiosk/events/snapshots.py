@@ -117,9 +117,16 @@ class SnapshotStore:
 
 def thumbnail_png(path: Optional[str], max_side: int) -> Optional[bytes]:
     """A small PNG of an image file (for Tk and HTML), or None if it is missing or unreadable."""
-    if not path:
-        return None
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    return _png_within(cv2.imread(path, cv2.IMREAD_COLOR) if path else None, max_side)
+
+
+def thumbnail_png_of(data: bytes, max_side: int) -> Optional[bytes]:
+    """The same for an image's encoded bytes (JPEG, PNG), e.g. as a store hands them to the web
+    console; None when they are not an image."""
+    return _png_within(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), max_side)
+
+
+def _png_within(image: Optional[np.ndarray], max_side: int) -> Optional[bytes]:
     if image is None:
         return None
     scale = max_side / max(image.shape[:2])

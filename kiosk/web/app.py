@@ -37,6 +37,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from kiosk.errors import KioskError
+from kiosk.events.snapshots import thumbnail_png_of
 from kiosk.records import DEMO_SOURCE
 from kiosk.vision.model_spec import KNOWN_CLASSES
 from kiosk.web.accounts import AccountStore, Session
@@ -132,21 +133,6 @@ def _safe_next(target: Optional[str]) -> str:
 
 def _image_type(data: bytes) -> str:
     return "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
-
-
-def _thumbnail(data: bytes, max_side: int) -> Optional[bytes]:
-    """A PNG no larger than ``max_side`` of an image's bytes; None when they are not an image."""
-    import cv2
-    import numpy as np
-
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        return None
-    scale = max_side / max(image.shape[:2])
-    if scale < 1:
-        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    ok, encoded = cv2.imencode(".png", image)
-    return encoded.tobytes() if ok else None
 
 
 def _chart_png(counts: dict, day: date) -> bytes:
@@ -332,7 +318,7 @@ def build_app(data: ConsoleData, accounts: AccountStore, settings: ConsoleSettin
         read = getattr(data, "face_image", data.snapshot) if thumbnail else data.snapshot
         picture = read(kiosk, event_id)
         if picture is not None and thumbnail:
-            picture = _thumbnail(picture, THUMBNAIL_PX)
+            picture = thumbnail_png_of(picture, THUMBNAIL_PX)
         if picture is None:
             return Response("no image", status_code=404, media_type="text/plain")
         return Response(picture, media_type=_image_type(picture))
