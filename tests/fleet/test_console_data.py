@@ -123,3 +123,11 @@ def test_delete_event_removes_it_and_a_copy_arriving_later_is_refused(fleet, tmp
     assert console.event("north-door", 2) is None
     _, total = console.events(EventFilter(kiosk_id="north-door", kind="any"), 0, 10)
     assert total == 4
+
+
+def test_the_console_rides_over_a_server_restart(fleet, postgres):
+    console, _ = fleet
+    assert len(console.kiosks(DAY)) == 2  # connected
+    postgres.stop()
+    postgres.start()
+    assert len(console.kiosks(DAY)) == 2  # the broken connection is replaced at once, no error page
