@@ -385,17 +385,6 @@ class WebSection:
 
 
 @dataclass(frozen=True)
-class WebSection:
-    users_db: str = setting("var/console-users.sqlite3", text(False),
-                            "The web console's accounts and sessions (main.py user add), an SQLite file")
-    secure_cookies: bool = setting(False, boolean,
-                                   "Send the console's cookies over HTTPS only: set it when a TLS proxy serves the console (https requests are seen anyway)")
-    session_hours: float = setting(12.0, number_range(0.1, 720), "A console login lasts this long")
-    online_within_s: float = setting(600.0, number_range(10, 86400),
-                                     "Console on this kiosk's own event log: a kiosk with an event this recent shows online")
-
-
-@dataclass(frozen=True)
 class Config:
     kiosk: KioskSection = field(default_factory=KioskSection)
     camera: CameraSection = field(default_factory=CameraSection)
