@@ -399,7 +399,6 @@ class Config:
     webhook: WebhookSection = field(default_factory=WebhookSection)
     fleet: FleetSection = field(default_factory=FleetSection)
     web: WebSection = field(default_factory=WebSection)
-    web: WebSection = field(default_factory=WebSection)
     source_path: Optional[str] = None  # the file it came from, for messages
 
     def resolve_path(self, value: str) -> Path:
@@ -421,7 +420,6 @@ SECTIONS = {
     "mqtt": MqttSection,
     "webhook": WebhookSection,
     "fleet": FleetSection,
-    "web": WebSection,
     "web": WebSection,
 }
 
