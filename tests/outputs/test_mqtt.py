@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import signal
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Optional
 
 import pytest
 
@@ -30,13 +31,17 @@ def broker(tmp_path) -> Iterator[MosquittoBroker]:
         yield running
 
 
-def kiosk(tmp_path, broker: MosquittoBroker, source_kind: str = "camera", door: dict = None,
-          **mqtt) -> EventServices:
+def mqtt_settings(tmp_path, broker: MosquittoBroker, **mqtt) -> dict:
     settings = kiosk_settings(tmp_path)
     settings["mqtt"] = {"enabled": True, "host": "127.0.0.1", "port": broker.port, "topic_prefix": "kiosks",
                         "retry_max_s": 1.0, **mqtt}
+    return settings
+
+
+def kiosk(tmp_path, broker: MosquittoBroker, door: Optional[dict] = None, **mqtt) -> EventServices:
+    settings = mqtt_settings(tmp_path, broker, **mqtt)
     settings["door"] = door or {}
-    services = EventServices(build_config(settings), source_kind)
+    services = EventServices(build_config(settings), "camera")
     services.start()
     return services
 
@@ -52,22 +57,32 @@ def online(subscriber: Subscriber) -> bool:
                                                  for h in heard))
 
 
-def test_each_decision_and_health_event_is_published_with_its_id_and_never_the_demo(tmp_path, broker):
+@contextmanager
+def running(tmp_path, broker: MosquittoBroker, **mqtt) -> Iterator[tuple[EventServices, Subscriber]]:
+    """A subscriber to the kiosk's topics, then the kiosk's event services with MQTT, once online; stopped
+    after, and heard saying so (offline) before the subscriber goes."""
     with listen(broker) as subscriber:
-        services = kiosk(tmp_path, broker)
+        services = kiosk(tmp_path, broker, **mqtt)
         try:
             assert online(subscriber)
-            services.on_decision(decision("denied"))
-            services.on_decision(decision("granted", source="file"))  # a replay: published, saying so
-            services.on_decision(decision("granted", source="demo"))  # never
-            services.on_health("camera-offline", "no frame for 3 s")
-            assert subscriber.wait_for(lambda heard: len([h for h in heard if h.topic.endswith("/decision")]) == 2
-                                       and any(h.topic.endswith("/health") for h in heard))
-            assert wait_until(lambda: services.store.outgoing_counts()["mqtt"] == {"sent": 3})
-            assert subscriber.wait_for(lambda heard: [h.json() for h in heard if h.topic == f"{BASE}/status"][-1].get(
-                "granted_today") == 1)
+            yield services, subscriber
         finally:
             services.stop()
+        subscriber.wait_for(lambda heard: heard[-1].topic == f"{BASE}/status" and heard[-1].json()["state"] == "offline",
+                            timeout=5)
+
+
+def test_each_decision_and_health_event_is_published_with_its_id_and_never_the_demo(tmp_path, broker):
+    with running(tmp_path, broker) as (services, subscriber):
+        services.on_decision(decision("denied"))
+        services.on_decision(decision("granted", source="file"))  # a replay: published, saying so
+        services.on_decision(decision("granted", source="demo"))  # never
+        services.on_health("camera-offline", "no frame for 3 s")
+        assert subscriber.wait_for(lambda heard: len([h for h in heard if h.topic.endswith("/decision")]) == 2
+                                   and any(h.topic.endswith("/health") for h in heard))
+        assert wait_until(lambda: services.store.outgoing_counts()["mqtt"] == {"sent": 3})
+        assert subscriber.wait_for(lambda heard: [h.json() for h in heard if h.topic == f"{BASE}/status"][-1].get(
+            "granted_today") == 1)
     decisions = [h.json() for h in subscriber.on(f"{BASE}/decision")]
     assert [(d["decision"], d["source"], d["kind"]) for d in decisions] == [("denied", "camera", "decision"),
                                                                             ("granted", "file", "decision")]
@@ -82,23 +97,18 @@ def test_each_decision_and_health_event_is_published_with_its_id_and_never_the_d
 
 
 def test_twenty_decisions_during_a_broker_outage_all_arrive_once_it_is_back(tmp_path, broker):
-    with listen(broker) as subscriber:
-        services = kiosk(tmp_path, broker)
-        try:
-            assert online(subscriber)
-            services.on_decision(decision("denied"))
-            assert subscriber.wait_for(lambda heard: any(h.topic.endswith("/decision") for h in heard))
-            broker.stop()
-            assert wait_until(lambda: not services.mqtt.connected)
-            for i in range(20):
-                services.on_decision(decision("denied" if i % 2 else "granted"))
-            assert services.store.outgoing_counts()["mqtt"] == {"sent": 1, "pending": 20}
-            broker.start()
-            assert subscriber.wait_for(lambda heard: len({h.json()["id"] for h in heard
-                                                          if h.topic.endswith("/decision")}) == 21, timeout=30)
-            assert wait_until(lambda: services.store.outgoing_counts()["mqtt"] == {"sent": 21}, timeout=10)
-        finally:
-            services.stop()
+    with running(tmp_path, broker) as (services, subscriber):
+        services.on_decision(decision("denied"))
+        assert subscriber.wait_for(lambda heard: any(h.topic.endswith("/decision") for h in heard))
+        broker.stop()
+        assert wait_until(lambda: not services.mqtt.connected)
+        for i in range(20):
+            services.on_decision(decision("denied" if i % 2 else "granted"))
+        assert services.store.outgoing_counts()["mqtt"] == {"sent": 1, "pending": 20}
+        broker.start()
+        assert subscriber.wait_for(lambda heard: len({h.json()["id"] for h in heard
+                                                      if h.topic.endswith("/decision")}) == 21, timeout=30)
+        assert wait_until(lambda: services.store.outgoing_counts()["mqtt"] == {"sent": 21}, timeout=10)
     ids = [h.json()["event_id"] for h in subscriber.on(f"{BASE}/decision")]
     assert sorted(set(ids)) == list(range(1, 22))  # none lost; a repeat would carry the same id
 
@@ -158,35 +168,27 @@ def test_open_reaches_the_relay_only_when_remote_opening_is_allowed(tmp_path, br
 
 
 def test_snapshot_and_reload_config_commands_are_answered(tmp_path, broker, portrait):
-    with listen(broker) as subscriber:
-        services = kiosk(tmp_path, broker, snapshots=True)
-        try:
-            assert online(subscriber)
-            assert command(subscriber, "snapshot")["ok"] is False  # no picture yet
-            denial = decision("denied")
-            denial.frame = portrait
-            services.on_decision(denial)
-            assert subscriber.wait_for(lambda heard: any(h.topic == f"{BASE}/snapshot" for h in heard))
-            assert subscriber.on(f"{BASE}/snapshot")[0].payload[:2] == b"\xff\xd8"  # a JPEG
-            granted = decision("granted")
-            granted.frame = portrait  # a grant's picture is not kept by default, so not sent either
-            services.on_decision(granted)
-            assert subscriber.wait_for(lambda heard: len([h for h in heard if h.topic.endswith("/decision")]) == 2)
-            answer = command(subscriber, "SNAPSHOT")
-            assert answer["ok"] is True
-            assert subscriber.wait_for(lambda heard: len([h for h in heard if h.topic == f"{BASE}/snapshot"]) == 2)
-            reload = command(subscriber, "reload_config")
-            assert reload["ok"] is False and reload["detail"].startswith("not supported while running")
-            assert command(subscriber, "dance")["detail"] == "unknown command; known: open, snapshot, reload_config"
-        finally:
-            services.stop()
+    with running(tmp_path, broker, snapshots=True) as (services, subscriber):
+        assert command(subscriber, "snapshot")["ok"] is False  # no picture yet
+        denial = decision("denied")
+        denial.frame = portrait
+        services.on_decision(denial)
+        assert subscriber.wait_for(lambda heard: any(h.topic == f"{BASE}/snapshot" for h in heard))
+        assert subscriber.on(f"{BASE}/snapshot")[0].payload[:2] == b"\xff\xd8"  # a JPEG
+        granted = decision("granted")
+        granted.frame = portrait  # a grant's picture is not kept by default, so not sent either
+        services.on_decision(granted)
+        assert subscriber.wait_for(lambda heard: len([h for h in heard if h.topic.endswith("/decision")]) == 2)
+        answer = command(subscriber, "SNAPSHOT")
+        assert answer["ok"] is True
+        assert subscriber.wait_for(lambda heard: len([h for h in heard if h.topic == f"{BASE}/snapshot"]) == 2)
+        reload = command(subscriber, "reload_config")
+        assert reload["ok"] is False and reload["detail"].startswith("not supported while running")
+        assert command(subscriber, "dance")["detail"] == "unknown command; known: open, snapshot, reload_config"
 
 
-def kiosk_toml(tmp_path, broker: MosquittoBroker, **settings) -> Path:
-    config = kiosk_settings(tmp_path)
-    config["mqtt"] = {"enabled": True, "host": "127.0.0.1", "port": broker.port, "topic_prefix": "kiosks",
-                      "retry_max_s": 1.0, **settings}
-    return write_toml(tmp_path / "kiosk.toml", config)
+def kiosk_toml(tmp_path, broker: MosquittoBroker, **mqtt) -> Path:
+    return write_toml(tmp_path / "kiosk.toml", mqtt_settings(tmp_path, broker, **mqtt))
 
 
 def test_the_last_will_says_offline_when_the_kiosk_is_killed(tmp_path, broker):
