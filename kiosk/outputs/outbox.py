@@ -182,7 +182,6 @@ class OutboxOutput(Output):
         """Send what is due; returns how long to wait before the next look (0: at once)."""
         self._mark_acknowledged()
         self._forget_old()
-        self._idle_work()
         if not self._ready():
             return IDLE_POLL_S
         now = time.time()
@@ -209,6 +208,7 @@ class OutboxOutput(Output):
                 self._in_flight.add(row.id)
         if delivered:
             self._record_delivered(delivered)
+        self._idle_work()  # after the messages: a status counting a decision follows the decision
         if rows and len(rows) == room:
             return 0  # more may be due
         due = self.store.next_outgoing_due(self.channel, skip_targets=paused)
@@ -219,7 +219,7 @@ class OutboxOutput(Output):
         return max(0.0, min(waits))
 
     def _idle_work(self) -> None:
-        """Anything else the sender thread does each cycle (MQTT: keep the status current)."""
+        """Anything else the sender thread does each cycle it can send (MQTT: keep the status current)."""
 
     def _mark_acknowledged(self) -> None:
         ids = []
