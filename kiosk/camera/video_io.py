@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from kiosk.camera.media import MediaError
+from kiosk.logging_setup import native_output_to_log
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,8 @@ class VideoReader:
             raise MediaError(f"{self.path}: no such file")
         if self.path.is_dir():
             raise MediaError(f"{self.path}: is a directory")
-        self._capture = cv2.VideoCapture(str(self.path))
+        with native_output_to_log("OpenCV video reader"):  # its AVI parser prints to stderr by itself
+            self._capture = cv2.VideoCapture(str(self.path))
         if not self._capture.isOpened():
             self._capture.release()
             raise MediaError(f"{self.path}: not a video OpenCV can open")

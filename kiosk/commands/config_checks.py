@@ -24,7 +24,7 @@ from kiosk.camera.frame_source import SourceError
 from kiosk.camera.media import MediaError
 from kiosk.camera.sources import DEMO, ImageFolderSource, VideoFileSource, make_source
 from kiosk.config import Config, ConfigError, one_line
-from kiosk.vision.model_spec import TFLITE_MODEL_NAME, ModelSpec, ModelSpecError, read_model_card
+from kiosk.vision.model_spec import MODEL_CARD_NAME, TFLITE_MODEL_NAME, ModelSpec, ModelSpecError, read_model_card
 
 TFLITE_IDENTIFIER = b"TFL3"  # bytes 4-8 of every TFLite flatbuffer
 
@@ -65,6 +65,9 @@ def _model_problem(folder: Path) -> Optional[str]:
         return "no such folder"
     if not folder.is_dir():
         return "is a file, not a model folder"
+    card_path = folder / MODEL_CARD_NAME
+    if card_path.exists() and not card_path.is_file():  # a FIFO or device would block the read
+        return f"its {MODEL_CARD_NAME} is not a regular file"
     try:
         card = read_model_card(folder)
         ModelSpec.from_card_section(card["spec"])
@@ -89,6 +92,12 @@ def _model_problem(folder: Path) -> Optional[str]:
 
 def _database_problem(path: Path) -> Optional[str]:
     """An SQLite file that can be written, in a folder where its journal can be written too."""
+    try:
+        path.stat()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:  # a symbolic link loop, a name too long: the kiosk could not open it either
+        return f"cannot be used ({exc.strerror})"
     if path.is_dir():
         return "is a folder, not a database file"
     if path.exists():

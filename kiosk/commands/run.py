@@ -67,7 +67,10 @@ def _cli_source(value: Optional[str]) -> Any:
         return None
     source = parse_source(value)
     if isinstance(source, str) and "://" not in source and source.strip().lower() != DEMO:
-        return str(Path(source).expanduser().resolve())
+        try:
+            return str(Path(source).expanduser().resolve())
+        except (RuntimeError, OSError) as exc:  # ~nosuchuser/..., a link loop
+            raise KioskError(f"--source {value}: cannot be used as a path ({exc})") from None
     return source
 
 

@@ -4,6 +4,7 @@ a config it reports OK is one the kiosk starts with, and every refusal is one li
 from __future__ import annotations
 
 import shutil
+import os
 import subprocess
 from pathlib import Path
 
@@ -214,3 +215,17 @@ def test_the_kiosk_refuses_at_start_what_validation_refuses(tmp_path):
                               cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=90)
         assert done.returncode == 2
         assert done.stderr.strip().splitlines()[-1] == expected
+
+
+def test_paths_that_would_block_or_loop_are_refused_in_one_line(tmp_path):
+    """Found by tools.fuzz: a model card that is a FIFO hung --validate-config, a database that is a
+    symbolic link loop passed it and then stopped the kiosk, and ~nosuchuser in --source was a traceback."""
+    model = tmp_path / "model"
+    model.mkdir()
+    os.mkfifo(model / "model_card.json")
+    assert refused(tmp_path, f'[model]\ndir = "{model}"\n').endswith("its model_card.json is not a regular file")
+    (tmp_path / "loop").symlink_to("loop")
+    assert refused(tmp_path, f'[storage]\ndatabase = "{tmp_path / "loop"}"\n').endswith(
+        "cannot be used (Too many levels of symbolic links)")
+    line = refusal(write_config(tmp_path, ""), "--source", "~no_such_user_here/door.mp4")
+    assert line.startswith("error: --source ~no_such_user_here/door.mp4: cannot be used as a path")
