@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "events": ("kiosk.commands.events", "list recorded decision events"),
     "report": ("kiosk.commands.report", "write (and optionally email) the daily report"),
     "send-test-email": ("kiosk.commands.send_test_email", "check the email settings by sending a test email"),
+    "set-pin": ("kiosk.commands.set_pin", "set the staff PIN that guards the admin panel and quitting"),
     "calibrate": ("kiosk.commands.calibrate", "choose this site's mask threshold from its annotated photos"),
     "evaluate": ("kiosk.commands.evaluate", "how the kiosk does on a site's annotated photos (PASCAL VOC)"),
     "serve": ("kiosk.commands.serve", "start the web console: every kiosk's status, events, reports and health"),
