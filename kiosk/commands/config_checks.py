@@ -10,11 +10,13 @@ The checks are cheap and change nothing: files are read a few bytes deep (the mo
 loaded), and whether a folder can be written is tried with an empty temporary folder that is
 removed at once (``os.access`` says yes to root even where nothing can be created, e.g. /proc).
 Camera indexes and stream URLs are not checked: that would take the device or seconds, and the
-capture thread retries them anyway.
+capture thread retries them anyway. Voice prompts on without espeak-ng installed is a warning of
+one line, not an error: the kiosk works without them.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -24,9 +26,12 @@ from kiosk.camera.frame_source import SourceError
 from kiosk.camera.media import MediaError
 from kiosk.camera.sources import DEMO, ImageFolderSource, VideoFileSource, make_source
 from kiosk.config import Config, ConfigError, one_line
+from kiosk.ui.voice import voice_problem  # imports no Tk
 from kiosk.vision.model_spec import MODEL_CARD_NAME, TFLITE_MODEL_NAME, ModelSpec, ModelSpecError, read_model_card
 
 TFLITE_IDENTIFIER = b"TFL3"  # bytes 4-8 of every TFLite flatbuffer
+
+log = logging.getLogger("kiosk.config")
 
 
 def check_config_paths(cfg: Config, from_command_line: Collection[str] = ()) -> None:
@@ -55,6 +60,9 @@ def check_config_paths(cfg: Config, from_command_line: Collection[str] = ()) -> 
             section, name = key.split(".")
             shown = f'"{value}"' if str(path) == str(value) else f'"{value}" ({path})'
             raise ConfigError(one_line(f"{prefix}[{section}] {name} = {shown}: {problem}"))
+    problem = voice_problem(cfg)
+    if problem:
+        log.warning("%s", problem)
 
 
 # --- one check per kind of path --------------------------------------------------------------

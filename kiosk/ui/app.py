@@ -12,6 +12,7 @@ Key bindings (main window):
     Ctrl+A           open the admin panel (``[ui] admin_key``)
 With ``[ui] admin_pin_hash`` set, the admin panel and quitting (keys or the window's close
 button) first ask for the staff PIN (kiosk/ui/pin_dialog.py); SIGTERM and SIGINT never do.
+With ``[ui] voice`` on, the visitor also hears the decision (kiosk/ui/voice.py, never blocking).
 Staff alerts (``[ui] staff_display``): recent denials, newest first, each with its face, time and
 label and a Dismiss button, in a panel at the right of the window or in a window of their own
 (kiosk/ui/staff_panel.py). The visitor's area (live view and banner) is never covered.
@@ -42,6 +43,7 @@ from kiosk.ui.pin_dialog import PinGuard
 from kiosk.ui.process_stats import process_age_s
 from kiosk.ui.staff_panel import StaffPanel, build_staff_alerts
 from kiosk.ui.status_bar import StatusBar, StatusInfo
+from kiosk.ui.voice import VisitorVoice
 from kiosk.ui.video_view import VideoView
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -108,6 +110,7 @@ class KioskWindow:
         self.video.canvas.pack(side="top", fill="both", expand=True)
 
         self.pin = PinGuard(root, cfg.ui.admin_pin_hash)
+        self.voice = VisitorVoice.from_config(cfg)  # spoken prompts ([ui] voice), on their own thread
         self._bind_keys()
         root.protocol("WM_DELETE_WINDOW", self.quit_by_staff)
         if cfg.kiosk.fullscreen:
@@ -138,6 +141,7 @@ class KioskWindow:
             self.staff.close()
         self._close_admin_panel()
         self.pin.close()
+        self.voice.stop()
         try:
             self.root.withdraw()  # the window disappears at once; the threads may take a moment
         except tk.TclError:
@@ -193,6 +197,7 @@ class KioskWindow:
         self.local_counts["denied" if is_denial(event.decision) else "granted"] += 1
         self._soft_grant = event.decision == "granted" and bool(event.policy_note)
         self._services_at = self._status_at = float("-inf")  # today's counts change now: refresh at once
+        self.voice.on_decision(event)
         if is_denial(event.decision):
             if self.cfg.ui.sound:
                 self.root.bell()
@@ -214,6 +219,7 @@ class KioskWindow:
         if state != "granted":
             self._soft_grant = False
         self.banner.show(state, soft_grant=self._soft_grant, hint=update.hint)
+        self.voice.on_state(state, update.hint)
         self.video.set_message((update.status_text or update.source_state.upper()) if covered else "")
         if previous is None:
             age = process_age_s()

@@ -22,6 +22,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "uncertain.detail": "Mask not confirmed — please ask staff",
         "out_of_service": "OUT OF SERVICE",
         "out_of_service.detail": "Please ask staff",
+        # spoken ([ui] voice): short sentences, said once
+        "voice.granted": "Thank you.",
+        "voice.granted.soft": "Please wear a mask.",
+        "voice.denied": "Please wear a mask.",
+        "voice.uncertain": "Your mask could not be checked. Please ask staff.",
+        "voice.look_at_camera": "Please look at the camera.",
+        "voice.adjust_mask": "Please adjust your mask.",
     },
     "fr": {
         "waiting": "EN ATTENTE",
@@ -38,6 +45,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "uncertain.detail": "Masque non confirmé — adressez-vous au personnel",
         "out_of_service": "HORS SERVICE",
         "out_of_service.detail": "Veuillez vous adresser au personnel",
+        "voice.granted": "Merci.",
+        "voice.granted.soft": "Veuillez porter un masque.",
+        "voice.denied": "Veuillez porter un masque.",
+        "voice.uncertain": "Votre masque n'a pas pu être vérifié. Veuillez vous adresser au personnel.",
+        "voice.look_at_camera": "Veuillez regarder la caméra.",
+        "voice.adjust_mask": "Veuillez ajuster votre masque.",
     },
 }
 
