@@ -1,14 +1,11 @@
 """The staff PIN dialog and the admin panel on a small kiosk screen (800x480) and a full-HD one
 (1920x1080): each fully inside the kiosk window, every button of the panel whole, and screenshots
 under test-artifacts/ for a person to look at (the dialog asking, the dialog after three wrong
-PINs, the panel with today's demo events)."""
+PINs, the panel with today's demo events). The window runs on the 1920x1080 Xvfb of tests/ui/conftest.py."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-import time
 import tkinter as tk
 from pathlib import Path
 from tkinter import ttk
@@ -16,28 +13,6 @@ from tkinter import ttk
 import pytest
 from tests.helpers.ui import kiosk, pump  # noqa: F401  (kiosk is a fixture)
 from tests.ui.test_pin_dialog import PIN, PIN_HASH, type_pin, xdotool
-
-SCREEN = (1920, 1080)
-
-
-@pytest.fixture(scope="session")
-def admin_screens_display(x_display):
-    """An Xvfb of 1920x1080 for these screenshots; it lives as long as the session, because Tk keeps
-    a display's connection after its last window and aborts when that server goes away."""
-    if shutil.which("Xvfb") is None or shutil.which("import") is None:
-        pytest.fail("Xvfb and ImageMagick's import are needed: apt-get install -y xvfb imagemagick")
-    display = f":{300 + os.getpid() % 300}"
-    proc = subprocess.Popen(["Xvfb", display, "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    socket = Path(f"/tmp/.X11-unix/X{display[1:]}")
-    deadline = time.monotonic() + 10
-    while not socket.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    try:
-        yield display
-    finally:
-        proc.terminate()
-        proc.wait(timeout=5)
 
 
 def rectangle(widget: tk.Misc) -> tuple[int, int, int, int]:
@@ -71,8 +46,8 @@ def grab(root: tk.Misc, path: Path) -> None:
 
 
 @pytest.mark.parametrize("size", ["800x480", "1920x1080"])
-def test_pin_dialog_and_admin_panel_fit_the_window(kiosk, admin_screens_display, artifacts_dir, monkeypatch, size):
-    monkeypatch.setenv("DISPLAY", admin_screens_display)
+def test_pin_dialog_and_admin_panel_fit_the_window(kiosk, full_hd_display, artifacts_dir, monkeypatch, size):
+    monkeypatch.setenv("DISPLAY", full_hd_display)
     window = kiosk("demo", **{"ui.admin_pin_hash": PIN_HASH})
     root = window.root
     root.geometry(f"{size}+0+0")

@@ -17,6 +17,7 @@ import pytest
 from tests.helpers.ui import kiosk, pump, screenshot, showing_with_focus, toplevels, xdotool  # noqa: F401  (kiosk is a fixture)
 
 from kiosk import PRODUCT_NAME
+from kiosk.admin_pin import hash_pin
 from kiosk.config import PROJECT_ROOT
 from kiosk.errors import KioskError
 from kiosk.ui.app import open_display
@@ -157,12 +158,15 @@ def test_keys_toggle_fullscreen_and_quit_stops_everything(kiosk):
     assert "analysis" not in alive and "event-housekeeping" not in alive, alive
 
 
-@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
-def test_main_run_closes_cleanly_on_a_stop_signal(x_display, tmp_path, model_dir, stop_signal):
-    """``main.py run`` as a service manager runs it: a stop signal closes the window like Ctrl+Q."""
+@pytest.mark.parametrize("stop_signal, with_pin", [(signal.SIGTERM, False), (signal.SIGINT, False),
+                                                   (signal.SIGTERM, True)])
+def test_main_run_closes_cleanly_on_a_stop_signal(x_display, tmp_path, model_dir, stop_signal, with_pin):
+    """``main.py run`` as a service manager runs it: a stop signal closes the window like Ctrl+Q,
+    without asking for the staff PIN when one is set."""
     config = tmp_path / "kiosk.toml"
     config.write_text(f'[model]\ndir = "{model_dir}"\n[storage]\ndatabase = "{tmp_path / "events.sqlite3"}"\n'
-                      f'snapshots = "{tmp_path / "snapshots"}"\n')
+                      f'snapshots = "{tmp_path / "snapshots"}"\n'
+                      + (f'[ui]\nadmin_pin_hash = "{hash_pin("2468")}"\n' if with_pin else ""))
     command = [sys.executable, str(PROJECT_ROOT / "main.py"), "run", "--source", "demo", "--config", str(config)]
     proc = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
@@ -179,7 +183,7 @@ def test_main_run_closes_cleanly_on_a_stop_signal(x_display, tmp_path, model_dir
         proc.kill()
     text = "".join(log)
     assert "closing the kiosk window" in text and "kiosk runtime stopped" in text and "kiosk window closed" in text
-    assert "Traceback" not in text
+    assert "Traceback" not in text and "PIN" not in text
 
 
 def test_no_display_is_a_one_line_error(monkeypatch):

@@ -1,15 +1,12 @@
 """Screenshots of every door state at a small kiosk screen (800x480) and a full-HD one (1920x1080),
 for a person to look at: waiting, checking, granted, and denied with two denials in the staff
-panel. The window runs on an X server of its own, as large as the larger screen; each PNG is cut
+panel. The window runs on an X server of its own, as large as the larger screen (tests/ui/conftest.py); each PNG is cut
 to the window and saved under test-artifacts/. Checked here: nothing of the visitor's area is
 covered, the banner's words and the status bar's fields fit their widgets."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -17,30 +14,8 @@ from tests.helpers.ui import kiosk, pump  # noqa: F401  (kiosk is a fixture)
 from tests.ui.test_staff_panel import assert_beside_not_over, write_two_strangers_video
 from tests.ui.test_status_bar import assert_no_overlap_or_clipping
 
-SCREEN = (1920, 1080)
 STATES = ("waiting", "checking", "denied", "granted")
 DEADLINE_S = 30.0
-
-
-@pytest.fixture(scope="session")
-def full_hd_display(x_display):
-    """An Xvfb of 1920x1080 (the session's display may be smaller). It lives as long as the
-    session: Tk keeps a display's connection after its last window is destroyed, and a server
-    that goes away under it aborts the process at the next ``update()`` of any other window."""
-    if shutil.which("Xvfb") is None or shutil.which("import") is None:
-        pytest.fail("Xvfb and ImageMagick's import are needed: apt-get install -y xvfb imagemagick")
-    display = f":{600 + os.getpid() % 300}"
-    proc = subprocess.Popen(["Xvfb", display, "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    socket = Path(f"/tmp/.X11-unix/X{display[1:]}")
-    deadline = time.monotonic() + 10
-    while not socket.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    try:
-        yield display
-    finally:
-        proc.terminate()
-        proc.wait(timeout=5)
 
 
 def grab(root, path: Path) -> None:
