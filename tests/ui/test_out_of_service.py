@@ -12,7 +12,7 @@ from typing import Optional
 import numpy as np
 import pytest
 from tests.helpers.ui import kiosk, pump  # noqa: F401  (kiosk is a fixture)
-from tests.ui.test_screenshots import assert_fits, full_hd_display, grab  # noqa: F401  (a fixture)
+from tests.ui.test_screenshots import assert_fits, grab  # full_hd_display: tests/ui/conftest.py
 
 from kiosk.camera.frame_source import FrameSource
 from kiosk.door.decision import DecisionState
