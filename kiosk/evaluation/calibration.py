@@ -14,10 +14,10 @@ import math
 from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
-from kiosk.camera.media import DEFAULT_MAX_IMAGE_PIXELS, MediaError, read_image
+from kiosk.camera.media import DEFAULT_MAX_IMAGE_PIXELS
 from kiosk.errors import KioskError
 from kiosk.evaluation.photos import MATCH_IOU, should_grant
-from kiosk.evaluation.visits import door_view
+from kiosk.evaluation.visits import door_views
 from kiosk.evaluation.voc import Scene
 from kiosk.vision.detection.boxes import iou
 from kiosk.vision.model_spec import KNOWN_CLASSES, WITH_INCORRECT_MASK, WITH_MASK, WITHOUT_MASK
@@ -44,20 +44,10 @@ def score_faces(analyzer: FrameAnalyzer, scenes: Iterable[Scene], min_size: int,
                 max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> list[ScoredFace]:
     """P(with_mask) of every annotated face >= ``min_size`` px, as the kiosk sees it at the door."""
     scored: list[ScoredFace] = []
-    for scene in scenes:
-        faces = [f for f in scene.faces if f.box[2] >= min_size and not f.difficult and f.label in KNOWN_CLASSES]
-        if not faces:
-            continue
-        try:
-            image = read_image(scene.image_path, max_pixels)
-        except MediaError as exc:
-            log.warning("skipped: %s", exc)
-            continue
-        for face in faces:
-            view, view_box = door_view(image, face.box)
-            matches = [r for r in analyzer.analyze(view) if iou(r.box, view_box) >= MATCH_IOU]
-            best = max(matches, key=lambda r: iou(r.box, view_box), default=None)
-            scored.append(ScoredFace(face.label, None if best is None else best.mask_probability))
+    for _, face, view, view_box in door_views(scenes, min_size, max_pixels):
+        matches = [r for r in analyzer.analyze(view) if iou(r.box, view_box) >= MATCH_IOU]
+        best = max(matches, key=lambda r: iou(r.box, view_box), default=None)
+        scored.append(ScoredFace(face.label, None if best is None else best.mask_probability))
     return scored
 
 

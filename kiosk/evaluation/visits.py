@@ -24,7 +24,7 @@ from kiosk.camera.media import DEFAULT_MAX_IMAGE_PIXELS, MediaError, read_image
 from kiosk.camera.sources import ImageFolderSource
 from kiosk.config import Config
 from kiosk.door.runtime import KioskRuntime
-from kiosk.evaluation.voc import Scene
+from kiosk.evaluation.voc import AnnotatedFace, Scene
 from kiosk.records import DecisionEvent
 from kiosk.vision.model_spec import KNOWN_CLASSES
 from kiosk.vision.pipeline import build_analyzer
@@ -76,11 +76,10 @@ def door_view(image: np.ndarray, box: Box, size: tuple[int, int] = VIEW_SIZE,
     return view, view_box
 
 
-def write_visits(scenes: Iterable[Scene], min_size: int, folder: Path,
-                 max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> list[Visit]:
-    """Write one door view per annotated face >= ``min_size`` px (not 'difficult') into ``folder``,
-    named in playing order; unreadable photos are logged and skipped."""
-    visits: list[Visit] = []
+def door_views(scenes: Iterable[Scene], min_size: int,
+               max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> Iterator[tuple[Scene, AnnotatedFace, np.ndarray, Box]]:
+    """(photo, face, door view, face box in the view) for every annotated face >= ``min_size`` px
+    that is not 'difficult'; unreadable photos are logged and skipped."""
     for scene in scenes:
         faces = [f for f in scene.faces if f.box[2] >= min_size and not f.difficult and f.label in KNOWN_CLASSES]
         if not faces:
@@ -91,9 +90,16 @@ def write_visits(scenes: Iterable[Scene], min_size: int, folder: Path,
             log.warning("skipped: %s", exc)
             continue
         for face in faces:
-            view, view_box = door_view(image, face.box)
-            cv2.imwrite(str(folder / f"visit_{len(visits):06d}.png"), view)
-            visits.append(Visit(scene.photo_id, face.label, int(face.box[2]), view_box))
+            yield (scene, face, *door_view(image, face.box))
+
+
+def write_visits(scenes: Iterable[Scene], min_size: int, folder: Path,
+                 max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> list[Visit]:
+    """Write one door view per annotated face >= ``min_size`` px into ``folder``, in playing order."""
+    visits: list[Visit] = []
+    for scene, face, view, view_box in door_views(scenes, min_size, max_pixels):
+        cv2.imwrite(str(folder / f"visit_{len(visits):06d}.png"), view)
+        visits.append(Visit(scene.photo_id, face.label, int(face.box[2]), view_box))
     return visits
 
 
