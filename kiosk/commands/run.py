@@ -173,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
                                on_health=services.on_health)
         services.camera_state = _camera_state(runtime)
         try:
-            return run_window(cfg, runtime, services)
+            return run_window(cfg, runtime, services, door)
         except KioskError:  # e.g. no display: nothing was started, release what we opened
             services.stop()
             source.close()

@@ -26,6 +26,7 @@ from kiosk.ui.placement import geometry_over
 
 if TYPE_CHECKING:  # pragma: no cover
     from kiosk.events.services import EventServices
+    from kiosk.outputs.door import DoorOutput
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +53,9 @@ def load_overview(services: "EventServices") -> dict[str, Any]:
 class AdminPanel:
     """The panel's widgets and its load/poll cycle."""
 
-    def __init__(self, root: tk.Misc, services: "EventServices") -> None:
+    def __init__(self, root: tk.Misc, services: "EventServices", door: Optional["DoorOutput"] = None) -> None:
         self.services = services
+        self.door = door  # the relay staff may open by hand ([door] output); the PIN guards the panel
         self.top = tk.Toplevel(root)
         self.top.title(f"Admin: kiosk {services.cfg.kiosk.id}")
         self.top.geometry(geometry_over(root, *PANEL_SIZE))
@@ -70,6 +72,9 @@ class AdminPanel:
         buttons = ttk.Frame(self.top)  # first: at the bottom whatever the lists ask for
         buttons.pack(side="bottom", fill="x", padx=8, pady=8)
         ttk.Button(buttons, text="Refresh", command=self.refresh).pack(side="left")
+        if door is not None:
+            self.open_door_button = ttk.Button(buttons, text="Open door", command=self.open_door)
+            self.open_door_button.pack(side="left", padx=(8, 0))
         ttk.Button(buttons, text="Close", command=self.close).pack(side="right")
 
         self.summary = tk.StringVar(value="loading ...")
@@ -102,6 +107,14 @@ class AdminPanel:
         tree.pack(side="left", fill="both", expand=True)
         scroll.pack(side="right", fill="y")
         return tree
+
+    def open_door(self) -> None:
+        """Staff open the door by hand: the relay pulses for [door] open_s on its own thread (never
+        here, in Tk's) and the door output records the opening as a manual_open event."""
+        if self.door is not None and self.door.open_manually("admin panel"):
+            self.summary.set("Door opening (recorded as a manual opening) ...")
+        else:
+            self.summary.set("The door output is not running: the door stays closed")
 
     def refresh(self) -> None:
         """Start a background load unless one is running."""
@@ -178,8 +191,8 @@ class AdminPanel:
             del self.top.panel  # type: ignore[attr-defined]  # break the cycle so nothing waits for the GC
 
 
-def open_admin_panel(root: tk.Misc, services: "EventServices") -> tk.Toplevel:
+def open_admin_panel(root: tk.Misc, services: "EventServices", door: Optional["DoorOutput"] = None) -> tk.Toplevel:
     """Open the panel as a Toplevel of ``root``; the AdminPanel is kept as ``toplevel.panel``."""
-    panel = AdminPanel(root, services)
+    panel = AdminPanel(root, services, door)
     panel.top.panel = panel  # type: ignore[attr-defined]
     return panel.top

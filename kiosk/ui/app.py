@@ -49,6 +49,7 @@ from kiosk.ui.video_view import VideoView
 if TYPE_CHECKING:  # pragma: no cover
     from kiosk.door.runtime import FrameUpdate, KioskRuntime
     from kiosk.events.services import EventServices
+    from kiosk.outputs.door import DoorOutput
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +71,13 @@ class KioskWindow:
     the production entry point around it.
     """
 
-    def __init__(self, root: tk.Tk, cfg: Config, runtime: "KioskRuntime", services: Optional["EventServices"] = None) -> None:
+    def __init__(self, root: tk.Tk, cfg: Config, runtime: "KioskRuntime", services: Optional["EventServices"] = None,
+                 door: Optional["DoorOutput"] = None) -> None:
         self.root = root
         self.cfg = cfg
         self.runtime = runtime
         self.services = services
+        self.door = door  # the admin panel's "Open door" works it
         self.closed = False
         self._close_requested = False
         self.on_frame_shown: Optional[Callable[["FrameUpdate"], None]] = None  # for measurements
@@ -343,7 +346,7 @@ class KioskWindow:
             return
         from kiosk.ui.admin_panel import open_admin_panel
 
-        panel = open_admin_panel(self.root, self.services)
+        panel = open_admin_panel(self.root, self.services, self.door)
         self._admin_window = panel if isinstance(panel, tk.Misc) else None
 
     # --- helpers ----------------------------------------------------------------------------
@@ -374,7 +377,8 @@ def open_display() -> tk.Tk:
         raise KioskError(f"cannot open the kiosk window ({exc}); set DISPLAY or run with --headless") from None
 
 
-def run_window(cfg: Config, runtime: "KioskRuntime", services: Optional["EventServices"] = None) -> int:
+def run_window(cfg: Config, runtime: "KioskRuntime", services: Optional["EventServices"] = None,
+               door: Optional["DoorOutput"] = None) -> int:
     """Show the kiosk window until it is closed; returns the process exit code.
 
     The runtime starts as soon as there is a display, so the camera opens and the first frame
@@ -385,7 +389,7 @@ def run_window(cfg: Config, runtime: "KioskRuntime", services: Optional["EventSe
     root = open_display()
     runtime.start()
     try:
-        window = KioskWindow(root, cfg, runtime, services)
+        window = KioskWindow(root, cfg, runtime, services, door)
     except BaseException:
         runtime.stop()
         root.destroy()

@@ -55,3 +55,37 @@ def test_admin_panel_shows_todays_events_with_thumbnails_and_the_outbox(tmp_path
 
     panel.close()
     services.stop(grace_s=0.2)
+
+
+def test_staff_open_the_door_from_the_admin_panel_and_it_is_recorded(tmp_path, tk_root):
+    """Issue 20: the PIN-protected admin panel's "Open door" pulses the real relay (a pty here) and
+    the opening is recorded in the event log as manual_open; without a door output there is no button."""
+    from kiosk.outputs.serial_relay import SerialRelay
+    from kiosk.ui.admin_panel import open_admin_panel
+    from tests.helpers.relay import RelayBoard
+
+    cfg = make_config(tmp_path, free_port())
+    services = EventServices(cfg)
+    services.start()
+    board = RelayBoard()
+    door = SerialRelay(board.port, 9600, bytes.fromhex("A0 01 01 A2"), bytes.fromhex("A0 01 00 A1"), 0.2,
+                       source_kind="camera", on_health=services.on_health,
+                       on_manual_open=lambda reason: services.on_health("manual_open", reason, alert=False))
+    door.start()
+    try:
+        assert board.read(4) == bytes.fromhex("A0 01 00 A1")  # locked on connect
+        top = open_admin_panel(tk_root, services, door)
+        panel = top.panel
+        panel.open_door_button.invoke()
+        assert "Door opening" in panel.summary.get()  # said at once; the relay works on its own thread
+        assert board.read(4) == bytes.fromhex("A0 01 01 A2")  # unlocked by hand
+        assert board.read(4, timeout=3) == bytes.fromhex("A0 01 00 A1")  # and locked again after open_s
+        assert pump(tk_root, lambda: any(e.label == "manual_open" for e in services.store.events()), timeout_s=10)
+        panel.close()
+        without = open_admin_panel(tk_root, services).panel
+        assert not hasattr(without, "open_door_button")
+        without.close()
+    finally:
+        door.stop()
+        board.close()
+        services.stop()
