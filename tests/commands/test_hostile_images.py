@@ -20,13 +20,16 @@ from tests.helpers.hostile_images import HUGE_HEADERS, write_hostile_folder
 
 NOISE = ("Traceback", "XNNPACK", "[ERROR", "[ WARN", "libpng", "Corrupt JPEG", "OpenCV(", ".cpp:", "Assertion failed")
 PEAK_RSS_MB = 600  # the kiosk's own weight; decoding the 30000x30000 JPEG alone would take 2.7 GB
-# runs main.py and writes the process's peak RSS (MB) to the file named by argv[1]
-MEASURED = ("import resource, runpy, sys\n"
+# runs main.py and writes the process's peak RSS (MB) to the file named by argv[1]. VmHWM, not
+# getrusage's ru_maxrss: Linux carries ru_maxrss over fork and exec, so a child of a large pytest
+# process reported the parent's ~730 MB whatever it used itself; VmHWM belongs to this program's memory.
+MEASURED = ("import runpy, sys\n"
             "out, sys.argv[0] = sys.argv.pop(1), sys.argv.pop(1)\n"
             "try:\n"
             "    runpy.run_path(sys.argv[0], run_name='__main__')\n"
             "finally:\n"
-            "    open(out, 'w').write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))\n")
+            "    hwm = next(l for l in open('/proc/self/status') if l.startswith('VmHWM:'))\n"
+            "    open(out, 'w').write(str(int(hwm.split()[1]) / 1024))\n")
 
 
 def main_py(tmp_path: Path, *argv: str) -> tuple[subprocess.CompletedProcess, float]:
