@@ -34,6 +34,10 @@ TFLITE_IDENTIFIER = b"TFL3"  # bytes 4-8 of every TFLite flatbuffer
 log = logging.getLogger("kiosk.config")
 
 
+class ModelFilesError(ConfigError):
+    """The model folder cannot be used: at start this is also a model-failed health event."""
+
+
 def check_config_paths(cfg: Config, from_command_line: Collection[str] = ()) -> None:
     """Raise ``ConfigError`` for the first path in ``cfg`` the kiosk could not use.
 
@@ -59,7 +63,8 @@ def check_config_paths(cfg: Config, from_command_line: Collection[str] = ()) -> 
             prefix = f"{cfg.source_path}: " if cfg.source_path and key not in from_command_line else ""
             section, name = key.split(".")
             shown = f'"{value}"' if str(path) == str(value) else f'"{value}" ({path})'
-            raise ConfigError(one_line(f"{prefix}[{section}] {name} = {shown}: {problem}"))
+            error = ModelFilesError if key == "model.dir" else ConfigError
+            raise error(one_line(f"{prefix}[{section}] {name} = {shown}: {problem}"))
     problem = voice_problem(cfg)
     if problem:
         log.warning("%s", problem)

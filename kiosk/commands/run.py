@@ -20,7 +20,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from kiosk.commands.config_checks import check_config_paths
+from kiosk.commands.config_checks import ModelFilesError, check_config_paths
 from kiosk.commands.options import add_pipeline_options, load_command_config
 from kiosk.config import Config, with_overrides
 from kiosk.errors import KioskError
@@ -131,7 +131,12 @@ def run(args: argparse.Namespace) -> int:
     cfg = build_run_config(args)
     # the paths the config names, checked alike by --validate-config and at start, so the two agree
     given = [key for key, option in (("camera.source", args.source), ("model.dir", args.model)) if option is not None]
-    check_config_paths(cfg, from_command_line=given)
+    try:
+        check_config_paths(cfg, from_command_line=given)
+    except ModelFilesError as exc:
+        if not args.validate_config:  # the kiosk will not start: the administrators hear why
+            _model_failed(cfg, exc)
+        raise
     if args.validate_config:
         print(f"config OK: {cfg.source_path or 'built-in defaults (no kiosk.toml)'}")
         return 0

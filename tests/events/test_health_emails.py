@@ -190,6 +190,24 @@ def test_a_model_that_cannot_be_loaded_is_emailed_before_the_kiosk_stops(tmp_pat
     assert "the mask model could not be loaded, the kiosk did not start" in body
 
 
+def test_a_missing_model_folder_is_emailed_too_and_validate_config_sends_nothing(tmp_path):
+    """Refused by the start-up file checks (no folder at all), the kiosk still tells the
+    administrators why it did not start; --validate-config only checks and says so."""
+    with LoopbackSmtp() as server:
+        config = write_config(tmp_path, server.port)
+        missing = tmp_path / "no-model-here"
+        checked = subprocess.run(main_command("run", "--validate-config", "--config", str(config), "--model", str(missing)),
+                                 capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT)
+        done = subprocess.run(main_command("run", "--headless", "--source", "99", "--config", str(config),
+                                           "--model", str(missing)),
+                              capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT)
+        received = server.wait_for(1, timeout_s=10)
+    assert checked.returncode == 2 and done.returncode == 2
+    assert f'[model] dir = "{missing}": no such folder' in done.stderr.splitlines()[-1], done.stderr
+    assert len(received) == 1, done.stderr  # one, from the start; none from --validate-config
+    assert health_subject(received[0]).startswith(f"[test-door] Kiosk health: {MODEL_FAILED} at ")
+
+
 def test_a_health_event_queued_just_before_stop_is_still_sent_in_the_grace_period(tmp_path):
     """The race a kiosk that stops right after recording (a model that cannot be loaded) ran into:
     the sender had looked at an empty outbox, the event was queued and stop asked before it
