@@ -137,6 +137,34 @@ def test_an_outage_loses_and_repeats_nothing(tmp_path, fleet_url, postgres, capl
     assert any("reachable again" in r.getMessage() for r in caplog.records)
 
 
+def test_a_network_cut_loses_and_repeats_nothing(tmp_path, fleet_url, postgres):
+    """The link to PostgreSQL is cut (open connections reset, new ones refused) while 20 decisions
+    happen, then comes back: every event arrives once, in order."""
+    from urllib.parse import urlsplit
+
+    from tests.helpers.tcp_proxy import TcpProxy
+
+    parts = urlsplit(fleet_url)
+    proxy = TcpProxy(parts.port)
+    try:
+        cfg = fleet_config(tmp_path, parts._replace(netloc=f"{parts.username}@127.0.0.1:{proxy.port}").geturl())
+        services = EventServices(cfg)
+        services.start()
+        services.on_decision(visitor(cfg, "granted"))
+        assert wait_until(lambda: count(fleet_url, postgres.password) == 1)
+        proxy.cut()
+        for n in range(20):
+            services.on_decision(visitor(cfg, "denied" if n % 2 else "granted"))
+        assert wait_until(lambda: services.fleet.last_error is not None)
+        assert count(fleet_url, postgres.password) == 1  # nothing got through the cut
+        proxy.restore()
+        assert wait_until(lambda: count(fleet_url, postgres.password) == 21, timeout=30)
+        services.stop()
+        assert [r[1] for r in rows(fleet_url, postgres.password)] == list(range(1, 22))
+    finally:
+        proxy.close()
+
+
 def run_sync_process(config, *args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "tests.fleet.sync_process", str(config), *args], cwd=PROJECT_ROOT,
                             stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
