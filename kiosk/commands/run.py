@@ -16,6 +16,10 @@ Configuration: kiosk.toml (see kiosk.example.toml); command-line options overrid
 from __future__ import annotations
 
 import argparse
+import os
+import signal
+import sys
+import threading
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional
@@ -127,6 +131,27 @@ def _model_failed(cfg: Config, error: Exception) -> None:
     services.stop()
 
 
+class _Restart:
+    """``reload_config`` over MQTT: stop the way a service manager's SIGTERM stops the kiosk (the
+    window or headless loop ends, the outbox flushes, the door locks), then start this same
+    command again, which reads the config file anew. The process keeps its id, so a service
+    manager sees one kiosk throughout."""
+
+    def __init__(self) -> None:
+        self.requested = threading.Event()
+
+    def __call__(self) -> None:
+        self.requested.set()
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    def start_again(self) -> None:
+        log.info("restarting to apply the config file (reload_config)")
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
+
+
 def run(args: argparse.Namespace) -> int:
     cfg = build_run_config(args)
     # the paths the config names, checked alike by --validate-config and at start, so the two agree
@@ -159,8 +184,10 @@ def run(args: argparse.Namespace) -> int:
         source.close()
         raise
     door = _door_output(cfg, source.kind, services)
+    restart = _Restart()
     if services.mqtt is not None:
         services.mqtt.door = door  # the MQTT "open" command ([door] allow_remote_open) works it
+        services.mqtt.restart = restart  # and "reload_config" restarts on the config file
     outputs = [door] if door is not None else []  # first: the door hears of a grant before the disk is written
     try:
         if args.headless:
@@ -186,3 +213,5 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if door is not None:
             door.stop()  # after the runtime: no grant can come any more; the door is left locked
+        if restart.requested.is_set():
+            restart.start_again()

@@ -14,8 +14,9 @@ Topics, under ``<topic_prefix>/<kiosk id>/``:
   a picture taken during an outage is not queued.
 * ``command`` (subscribed): ``open`` (only with ``[door] allow_remote_open = true`` and a door
   output; recorded as a manual opening), ``snapshot`` (publish the latest decision's picture
-  again), ``reload_config`` (not supported while running: the file is checked and the answer says
-  so). Plain text or ``{"command": "open", "id": "..."}``; each is answered on ``command/result``.
+  again), ``reload_config`` (the config file is checked; when it is valid and the kiosk was
+  started by ``main.py run``, the kiosk stops cleanly and starts again on it; an invalid file is
+  refused with its one-line error and the kiosk runs on). Plain text or ``{"command": "open", "id": "..."}``; each is answered on ``command/result``.
 
 With ``[mqtt] homeassistant = true`` the kiosk also publishes retained discovery config under
 ``homeassistant/sensor/<kiosk id>_<name>/config``: one device with sensors for the last decision,
@@ -78,6 +79,7 @@ class MqttOutput(OutboxOutput):
         self.allow_remote_open = allow_remote_open
         self.config_path = config_path
         self.door: Any = None  # the door output (``open_manually``), set once it exists
+        self.restart: Optional[Callable[[], None]] = None  # main.py run's clean restart, set once it exists
         self.connected = False
         self._mids: "collections.deque[int]" = collections.deque()  # PUBACKs heard (network thread)
         self._rows_by_mid: dict[int, int] = {}  # sender thread
@@ -274,17 +276,24 @@ class MqttOutput(OutboxOutput):
             self.wake()
             return True, f"picture of the latest decision sent to {self.topic(SNAPSHOT_TOPIC)}"
         if name == "reload_config":
-            return False, f"not supported while running: restart the kiosk to apply its config; {self._check_config()}"
+            problem = self._config_problem()
+            if problem:
+                return False, f"refused, the kiosk runs on: {problem}"
+            if self.restart is None:
+                return False, "refused: this kiosk cannot restart itself (not started by main.py run)"
+            self.restart()
+            return True, f"{self.config_path or 'the built-in defaults'} is valid: the kiosk restarts on it"
         return False, "unknown command; known: open, snapshot, reload_config"
 
-    def _check_config(self) -> str:
+    def _config_problem(self) -> str:
+        """The config file's one-line error, or "" when it is valid (or there is none)."""
         if not self.config_path:
-            return "it runs on the built-in defaults"
+            return ""
         try:
             load_config(Path(self.config_path))
         except ConfigError as exc:
             return f"the file has an error: {exc}"
-        return f"{self.config_path} is valid"
+        return ""
 
     # --- Home Assistant ---------------------------------------------------------------------
 

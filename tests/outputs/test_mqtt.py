@@ -182,8 +182,8 @@ def test_snapshot_and_reload_config_commands_are_answered(tmp_path, broker, port
         answer = command(subscriber, "SNAPSHOT")
         assert answer["ok"] is True
         assert subscriber.wait_for(lambda heard: len([h for h in heard if h.topic == f"{BASE}/snapshot"]) == 2)
-        reload = command(subscriber, "reload_config")
-        assert reload["ok"] is False and reload["detail"].startswith("not supported while running")
+        reload = command(subscriber, "reload_config")  # event services alone: nothing to restart
+        assert reload["ok"] is False and reload["detail"].startswith("refused: this kiosk cannot restart itself")
         assert command(subscriber, "dance")["detail"] == "unknown command; known: open, snapshot, reload_config"
 
 
@@ -209,6 +209,32 @@ def test_the_last_will_says_offline_when_the_kiosk_is_killed(tmp_path, broker):
             kiosk.communicate()
     with Subscriber(broker.port, [f"{BASE}/status"], client_id="later") as later:  # retained for newcomers
         assert later.wait_for(lambda heard: len(heard) == 1) and later.heard[0].json()["state"] == "offline"
+
+
+def test_reload_config_restarts_the_kiosk_on_a_valid_file_and_refuses_a_broken_one(tmp_path, broker):
+    """The real kiosk (main.py run): a broken file is refused and the kiosk runs on; a valid one
+    stops it cleanly (offline) and it starts again on the new file (online, same process)."""
+    config = kiosk_toml(tmp_path, broker)
+    good = config.read_text(encoding="utf-8")
+    with listen(broker) as subscriber:
+        kiosk = start_headless("--source", "9", "--config", str(config))
+        try:
+            assert online(subscriber)
+            config.write_text(good + "\n[decision]\nhold_s = -1\n", encoding="utf-8")
+            refused = command(subscriber, "reload_config")
+            assert refused["ok"] is False and "hold_s = -1" in refused["detail"] and kiosk.poll() is None
+            config.write_text(good + "\n[decision]\nhold_s = 2.5\n", encoding="utf-8")
+            answer = command(subscriber, "reload_config")
+            assert answer["ok"] is True and "the kiosk restarts on it" in answer["detail"]
+            states = lambda heard: [h.json()["state"] for h in heard if h.topic == f"{BASE}/status"]  # noqa: E731
+            assert subscriber.wait_for(lambda heard: states(heard)[-2:] == ["offline", "online"], timeout=120), \
+                states(subscriber.heard)
+            assert kiosk.poll() is None  # the same process, started again
+        finally:
+            kiosk.send_signal(signal.SIGTERM)
+            _, stderr = kiosk.communicate(timeout=60)
+    assert "restarting to apply the config file (reload_config)" in stderr
+    assert stderr.count("MQTT: connected to") == 2, stderr  # the second start on the new file
 
 
 def test_decisions_queued_during_an_outage_survive_a_kill_9(tmp_path, broker):
