@@ -9,7 +9,6 @@ detector misses are counted but cannot move the threshold.
 
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
@@ -22,8 +21,6 @@ from kiosk.evaluation.voc import Scene
 from kiosk.vision.detection.boxes import iou
 from kiosk.vision.model_spec import KNOWN_CLASSES, WITH_INCORRECT_MASK, WITH_MASK, WITHOUT_MASK
 from kiosk.vision.pipeline import FrameAnalyzer
-
-log = logging.getLogger(__name__)
 
 MIN_FACES_PER_SIDE = 20  # masked faces, and faces without a proper mask, needed to calibrate at all
 TABLE_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
