@@ -507,20 +507,16 @@ class EventStore:
         return rows[0] if rows else None
 
     def search(self, *, kiosk_id: Optional[str] = None, day: Optional[date] = None, decision: Optional[str] = None,
-               label: Optional[str] = None, kind: Optional[str] = None, exclude_kiosks: Collection[str] = (),
+               label: Optional[str] = None, kind: Optional[str] = None,
                offset: int = 0, limit: int = 50) -> tuple[list[StoredEvent], int]:
         """A page of the events that match every filter given, newest first, and how many match in
-        all: the web console's listings. ``exclude_kiosks`` leaves out those kiosks' events, so that
-        the newest of the rest names one more kiosk (the console's overview finds every kiosk so)."""
+        all: the web console's listings."""
         where, params = [], []
         for column, value in (("kiosk_id", kiosk_id), ("day", day.isoformat() if day else None),
                               ("decision", decision), ("label", label), ("kind", kind)):
             if value is not None:
                 where.append(f"e.{column} = ?")
                 params.append(value)
-        if exclude_kiosks:
-            where.append(f"e.kiosk_id NOT IN ({','.join('?' * len(exclude_kiosks))})")
-            params.extend(exclude_kiosks)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         with self._lock:  # one snapshot of the log for the page and its count
             total = self._db.execute(f"SELECT count(*) FROM events e{clause}", params).fetchone()[0]
@@ -536,12 +532,28 @@ class EventStore:
         rows = self._query(f"{EVENTS_SQL} WHERE e.id IN ({marks}) ORDER BY e.epoch, e.id", ids)
         return [_from_row(StoredEvent, row) for row in rows]
 
-    def decision_counts(self, day: date) -> dict[str, int]:
-        """Decisions of ``day`` per outcome; demo events never count."""
-        rows = self._query("SELECT decision, count(*) AS n FROM events WHERE day = ? AND kind = 'decision'"
-                           " AND source != ? GROUP BY decision",
+    def decision_counts_by_kiosk(self, day: date) -> dict[str, dict[str, int]]:
+        """Decisions of ``day`` per kiosk and outcome; demo events never count."""
+        rows = self._query("SELECT kiosk_id, decision, count(*) AS n FROM events WHERE day = ? AND kind = 'decision'"
+                           " AND source != ? GROUP BY kiosk_id, decision",
                            (day.isoformat(), DEMO_SOURCE))
-        return {row["decision"]: int(row["n"]) for row in rows}
+        counts: dict[str, dict[str, int]] = {}
+        for row in rows:
+            counts.setdefault(row["kiosk_id"], {})[row["decision"]] = int(row["n"])
+        return counts
+
+    def decision_counts(self, day: date) -> dict[str, int]:
+        """Decisions of ``day`` per outcome, all kiosks of this log together; demo events never count."""
+        total: dict[str, int] = {}
+        for per_kiosk in self.decision_counts_by_kiosk(day).values():
+            for decision, count in per_kiosk.items():
+                total[decision] = total.get(decision, 0) + count
+        return total
+
+    def newest_per_kiosk(self) -> dict[str, StoredEvent]:
+        """Each kiosk in the log with its newest event, in one query (the console's overview)."""
+        rows = self._query(f"{EVENTS_SQL} WHERE e.id IN (SELECT max(id) FROM events GROUP BY kiosk_id)")
+        return {event.kiosk_id: event for event in (_from_row(StoredEvent, row) for row in rows)}
 
     def delete_event(self, event_id: int) -> Optional[tuple[StoredEvent, list[str]]]:
         """Remove one event and every outbox row about it, atomically: queued alerts, MQTT messages and

@@ -60,14 +60,9 @@ class LocalConsoleData:
 
     def kiosks(self, day: date) -> list[KioskSummary]:
         """Every kiosk in the log (the configured one even before its first event), by name."""
-        newest: dict[str, StoredEvent] = {}
-        while found := self.store.search(exclude_kiosks=list(newest), limit=1)[0]:
-            newest[found[0].kiosk_id] = found[0]
+        newest = self.store.newest_per_kiosk()
         counts: dict[str, dict[str, int]] = {kiosk: {} for kiosk in [*newest, self.cfg.kiosk.id]}
-        for event in self.store.events(day=day, exclude_sources=(DEMO_SOURCE,)):
-            if event.kind == "decision":
-                per_kiosk = counts.setdefault(event.kiosk_id, {})
-                per_kiosk[event.decision] = per_kiosk.get(event.decision, 0) + 1
+        counts.update(self.store.decision_counts_by_kiosk(day))
         now = datetime.now().astimezone()
         summaries = []
         for kiosk, decided in sorted(counts.items()):

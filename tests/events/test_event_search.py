@@ -32,7 +32,16 @@ def test_search_filters_pages_and_counts(tmp_path):
     assert store.search(day=start.date())[1] == 7 and store.search(day=start.date() + timedelta(days=1))[1] == 1
     assert store.search(kiosk_id="east")[1] == 0 and store.search(limit=0) == ([], 8)
 
-    found: list[str] = []
-    while newest := store.search(exclude_kiosks=found, limit=1)[0]:
-        found.append(newest[0].kiosk_id)
-    assert found == ["north", "south"]
+    newest = store.newest_per_kiosk()  # every kiosk of the log, each with its newest event
+    assert sorted(newest) == ["north", "south"]
+    for kiosk, event in newest.items():
+        assert event.id == max(e.id for e in store.events() if e.kiosk_id == kiosk)
+    by_kiosk = store.decision_counts_by_kiosk(start.date())
+    assert set(by_kiosk) <= {"north", "south"} and by_kiosk
+    for day in (start.date(), start.date() + timedelta(days=1)):
+        totals: dict[str, int] = {}
+        for per_kiosk in store.decision_counts_by_kiosk(day).values():
+            for decision, n in per_kiosk.items():
+                totals[decision] = totals.get(decision, 0) + n
+        assert totals == store.decision_counts(day)
+        assert sum(totals.values()) == sum(1 for e in store.events(day=day) if e.kind == "decision")
