@@ -20,13 +20,7 @@ from typing import Callable, Optional
 
 import paho.mqtt.client as mqtt
 
-HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
+from tools.loopback_smtp import HOST, free_port
 
 
 class MosquittoBroker:

@@ -54,10 +54,8 @@ def look_of(name: str, language: str = "en", hint: str = "", soft_grant: bool = 
 
 
 WAITING_LOOK = look_of("waiting")
-CHECKING_LOOK = look_of("checking")
 GRANTED_LOOK = look_of("granted")
 DENIED_LOOK = look_of("denied")
-UNCERTAIN_LOOK = look_of("uncertain")
 
 
 def state_name(state: Any) -> str:

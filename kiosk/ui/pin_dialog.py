@@ -143,10 +143,6 @@ class PinDialog:
 
     # --- the lockout countdown --------------------------------------------------------------
 
-    @property
-    def locked(self) -> bool:
-        return self.throttle.wait_s() > 0
-
     def _show_lockout(self) -> None:
         if self._countdown_job is not None:
             self.top.after_cancel(self._countdown_job)

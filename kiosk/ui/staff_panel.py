@@ -28,7 +28,7 @@ from PIL import ImageTk
 from kiosk.records import DecisionEvent
 from kiosk.ui.images import bgr_to_pil, fit_size, scale_bgr
 from kiosk.vision.annotate import LABEL_TEXTS
-from kiosk.vision.preprocessing import expand_box
+from kiosk.vision.preprocessing import crop_face
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +55,13 @@ def face_crop(event: DecisionEvent, keep_px: int = FACE_KEEP_PX) -> Optional[np.
     the event carries no frame or no face box (nothing to show)."""
     if event.frame is None or event.box is None:
         return None
-    x, y, w, h = expand_box(event.box, FACE_MARGIN, event.frame.shape)
-    if w == 0 or h == 0:
+    try:
+        face = crop_face(event.frame, event.box, FACE_MARGIN)
+    except ValueError:  # the box lies outside the frame
         return None
-    face = event.frame[y:y + h, x:x + w]
     if face.ndim == 2:
         face = np.repeat(face[:, :, None], 3, axis=2)
+    h, w = face.shape[:2]
     return scale_bgr(face, fit_size(w, h, keep_px, keep_px)).copy()  # a copy: the frame is not kept alive
 
 

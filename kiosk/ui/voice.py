@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
 
-from kiosk.records import is_denial
+from kiosk.config import DECISION_KINDS
 from kiosk.ui.messages import MESSAGES, message
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -39,7 +39,6 @@ STALE_S = 3.0  # a prompt not started this long after it was asked for is droppe
 HINT_AFTER_S = 1.0  # a checking hint is spoken only when no decision came this long
 RUN_TIMEOUT_S = 20.0
 DECISION_KEYS = {"granted": "voice.granted", "denied": "voice.denied", "uncertain": "voice.uncertain"}
-DECIDED_STATES = ("granted", "denied", "uncertain")
 
 
 class AudioUnavailable(Exception):
@@ -187,8 +186,6 @@ class VisitorVoice:
             self._say("voice.granted.soft")
         elif event.decision in DECISION_KEYS:
             self._say(DECISION_KEYS[event.decision])
-        elif is_denial(event.decision):
-            self._say("voice.denied")
 
     def on_state(self, state: str, hint: str = "") -> None:
         """The banner's state: a hint once per visit when checking lasts; a new visit after it."""
@@ -201,7 +198,7 @@ class VisitorVoice:
                 self._say(f"voice.{hint}")
             return
         self._checking_since = None
-        if state not in DECIDED_STATES:  # nobody there (or no picture): the next face is a new visit
+        if state not in DECISION_KINDS:  # nobody there (or no picture): the next face is a new visit
             self._hinted = False
 
     def stop(self) -> None:
