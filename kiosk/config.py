@@ -136,7 +136,7 @@ def clock_time(v: Any) -> Optional[str]:
 
 
 UI_LANGUAGES = ("en", "fr")  # the tables of kiosk/ui/messages.py
-DECISION_KINDS = ("denied", "uncertain", "granted")  # what a decision episode can end in
+DECISION_KINDS = ("granted", "denied", "uncertain")  # what a decision episode can end in, in display order
 
 
 def event_kinds(v: Any) -> Optional[str]:

@@ -100,7 +100,9 @@ def _event_services(cfg: Config, source_kind: str) -> "EventServices":
 def _camera_state(runtime: "KioskRuntime") -> Callable[[], str]:
     """The camera as the fleet's overview shows it: live, demo, or offline (also while reconnecting,
     and once a replayed file has ended)."""
-    return lambda: {"live": "live", "demo": "demo"}.get(runtime.capture.status.state, "offline")
+    from kiosk.door.health import UP_STATES
+
+    return lambda: state if (state := runtime.capture.status.state) in UP_STATES else "offline"
 
 
 def _door_output(cfg: Config, source_kind: str, services: "EventServices") -> Optional["DoorOutput"]:

@@ -226,7 +226,7 @@ class KioskRuntime:
                 self.decisions += 1
                 self._deliver(event)
         changed = (status.state, status.text) != self._last_published
-        stale = status.state not in ("live", "demo") and now - self._last_published_at >= STATUS_REFRESH_S
+        stale = status.state not in UP_STATES and now - self._last_published_at >= STATUS_REFRESH_S
         if event is not None or changed or stale or state != self._shown_state:
             self._publish(self._placeholder(), [], state, event, status, self._last_index)
         return done and (self.media_clock or status.state == "ended" or self._stop.is_set())

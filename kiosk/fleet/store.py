@@ -21,9 +21,9 @@ from typing import Any, Callable, Optional, Sequence, TypeVar
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from kiosk.config import FleetSection, redacted_url
+from kiosk.config import DECISION_KINDS as DECISIONS, FleetSection, redacted_url
 from kiosk.credentials import FLEET_ENV_VAR
-from kiosk.errors import KioskError
+from kiosk.errors import KioskError, one_line_reason
 from kiosk.fleet.schema import SchemaError, migrate
 from kiosk.records import DEMO_SOURCE, StoredEvent
 from kiosk.web.data import ConsoleEvent, EventFilter, KioskSummary
@@ -31,7 +31,6 @@ from kiosk.web.data import ConsoleEvent, EventFilter, KioskSummary
 log = logging.getLogger(__name__)
 
 ONLINE_WINDOW_S = 90.0  # a kiosk heard from within this is online (it beats every HEARTBEAT_S of kiosk.fleet.sync)
-DECISIONS = ("granted", "denied", "uncertain")
 EVENT_KINDS = ("decision", "health", "any")
 # libpq settings unless the URL gives its own: a dead server or a cut cable is noticed in seconds,
 # not after the operating system's two hours of TCP keepalive
@@ -56,16 +55,12 @@ class FleetError(KioskError):
     """The fleet store cannot be reached or used; the message is one line and holds no password."""
 
 
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
-
-
 def fleet_conninfo(settings: FleetSection, password: Optional[str]) -> str:
     """The libpq connection string for ``[fleet] database_url`` with ``password`` and CONNECT_DEFAULTS. Never log it."""
     try:
         given = conninfo_to_dict(settings.database_url)
     except psycopg.ProgrammingError as exc:
-        raise FleetError(f"[fleet] database_url {redacted_url(settings.database_url)}: {_one_line(exc)}") from None
+        raise FleetError(f"[fleet] database_url {redacted_url(settings.database_url)}: {one_line_reason(exc)}") from None
     extra: dict[str, Any] = {key: value for key, value in CONNECT_DEFAULTS.items() if key not in given}
     if password:
         extra["password"] = password
@@ -166,7 +161,7 @@ class FleetStore:
         return conn
 
     def _failure(self, exc: psycopg.Error) -> FleetError:
-        message = _one_line(exc)
+        message = one_line_reason(exc)
         if "password" in message and self._password_hint:
             message += f" ({self._password_hint})"
         elif "password" in message:

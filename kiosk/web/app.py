@@ -36,6 +36,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from kiosk.config import DECISION_KINDS as DECISIONS
 from kiosk.errors import KioskError
 from kiosk.events.snapshots import thumbnail_png_of
 from kiosk.records import DEMO_SOURCE
@@ -52,7 +53,6 @@ THUMBNAIL_PX = 96
 CSV_BATCH = 1000
 SESSION_COOKIE = "kiosk_console"
 LOGIN_COOKIE = "kiosk_console_login"  # the login form's CSRF token, before any session exists
-DECISIONS = ("granted", "denied", "uncertain")
 CSV_COLUMNS = ("kiosk_id", "event_id", "time", "kind", "decision", "label", "score", "source", "note")
 SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",

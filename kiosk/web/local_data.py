@@ -14,7 +14,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Optional, Sequence
 
-from kiosk.config import Config
+from kiosk.config import DECISION_KINDS, Config
 from kiosk.door.health import CAMERA_BACK, CAMERA_OFFLINE
 from kiosk.errors import KioskError
 from kiosk.events.store import EventStore
@@ -70,7 +70,7 @@ class LocalConsoleData:
             seen = datetime.fromisoformat(event.time) if event else None
             online = seen is not None and (now - seen).total_seconds() < self.online_within_s
             summaries.append(KioskSummary(kiosk, seen, online, self._camera_state(kiosk, event, online),
-                                          *(decided.get(outcome, 0) for outcome in ("granted", "denied", "uncertain"))))
+                                          *(decided.get(outcome, 0) for outcome in DECISION_KINDS)))
         return summaries
 
     def _camera_state(self, kiosk_id: str, newest: Optional[StoredEvent], online: bool) -> str:
