@@ -58,25 +58,27 @@ def smtp_password(username: str) -> str:
     return _password(ENV_VAR, KEYRING_SERVICE, username)
 
 
+def _optional_password(env_var: str, service: str, username: str) -> tuple[Optional[str], str]:
+    """The password, or None and why there is none: for servers that may not ask for one."""
+    try:
+        return _password(env_var, service, username), ""
+    except CredentialsError as missing:
+        return None, str(missing)
+
+
 def fleet_password(username: str) -> tuple[Optional[str], str]:
     """The fleet database password for ``username`` and, when there is none, why not.
 
     None is not an error here: a PostgreSQL server may not ask for one (trust, peer or
     certificate login); the reason is for the message when the server does ask.
     """
-    try:
-        return _password(FLEET_ENV_VAR, FLEET_KEYRING_SERVICE, username), ""
-    except CredentialsError as missing:
-        return None, str(missing)
+    return _optional_password(FLEET_ENV_VAR, FLEET_KEYRING_SERVICE, username)
 
 
 def mqtt_password(username: str) -> tuple[Optional[str], str]:
     """The MQTT broker password for ``username`` and, when there is none, why not (a broker may
     take a username alone, or a client certificate)."""
-    try:
-        return _password(MQTT_ENV_VAR, MQTT_KEYRING_SERVICE, username), ""
-    except CredentialsError as missing:
-        return None, str(missing)
+    return _optional_password(MQTT_ENV_VAR, MQTT_KEYRING_SERVICE, username)
 
 
 def webhook_secret() -> str:

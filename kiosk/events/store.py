@@ -46,7 +46,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Callable, Collection, Iterable, Optional, Sequence, TypeVar
 
-from kiosk.errors import KioskError
+from kiosk.errors import KioskError, one_line_reason
 from kiosk.records import DEMO_SOURCE, DecisionEvent, StoredEvent
 
 log = logging.getLogger(__name__)
@@ -174,10 +174,6 @@ class DatabaseDamaged(StoreError):
         self.problem = problem
 
 
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
-
-
 def check_database(path: Path) -> Optional[str]:
     """What is wrong with the database file at ``path``, in a few words; None if it looks sound or
     does not exist yet. Never writes: no file is created, changed or removed.
@@ -211,8 +207,8 @@ def check_database(path: Path) -> Optional[str]:
             db.close()
     except sqlite3.DatabaseError as exc:
         if getattr(exc, "sqlite_errorname", "") in ("SQLITE_CORRUPT", "SQLITE_NOTADB"):
-            return f"quick_check: {_one_line(exc)}"
-        raise StoreError(f"cannot check event database {path}: {_one_line(exc)}") from None
+            return f"quick_check: {one_line_reason(exc)}"
+        raise StoreError(f"cannot check event database {path}: {one_line_reason(exc)}") from None
     if problems == ["ok"]:
         return None
     # a row may hold many lines, under headings like "*** in database main ***"
@@ -388,7 +384,7 @@ class EventStore:
             _migrate(self._db)  # before foreign keys: a migration may move the events to a new table
             self._db.execute("PRAGMA foreign_keys=ON")
         except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"cannot open event database {self.path}: {_one_line(exc)}") from None
+            raise StoreError(f"cannot open event database {self.path}: {one_line_reason(exc)}") from None
         self._lock = threading.Lock()
         self._copy_marks_ready = False
 
