@@ -26,8 +26,10 @@ REQUIRED_CLASSES = (WITH_MASK, WITHOUT_MASK)
 OPTIONAL_CLASSES = (WITH_INCORRECT_MASK,)
 
 # crops of annotated photos: "<photo id>_<index>", the photo id a long hex hash (scenes_crops) or
-# the Kaggle-style "maksssksksss<N>" (scenes_b_crops); crops of one photo must share a split
-_PHOTO_CROP = re.compile(r"^(?P<photo>[0-9a-f]{16,}|maksssksksss\d+)_(?P<index>\d+)$")
+# the Kaggle-style "maksssksksss<N>" (scenes_b_crops), and "<photo id>_<index>_v<view>" for the
+# detector's crops of several door views of one face (train.door_crops); crops of one photo must
+# share a split
+_PHOTO_CROP = re.compile(r"^(?P<photo>[0-9a-f]{16,}|maksssksksss\d+)_(?P<index>\d+)(?:_v\d+)?$")
 # variants of one original photo that must stay in the same split (pasted mask, "copy" duplicates)
 _VARIANT_SUFFIXES = (re.compile(r"-with-mask$"), re.compile(r"_copy(_\d+)?$"))
 

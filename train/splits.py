@@ -2,6 +2,8 @@
 
 Crops of one scenes photo, and variants of one original face photo, go to the same split: a
 test figure measured on faces whose photo (or pasted-mask twin) was trained on would be a lie.
+That holds across datasets too: crops of a photo that an earlier ``--data`` folder already holds
+(the detector's own crops of the scenes photos, ``train.door_crops``) follow that photo's split.
 The split depends only on file names, labels and the seed, so evaluation can recompute it.
 """
 
@@ -30,6 +32,29 @@ def split_samples(samples: Sequence[Sample], seed: int, fractions: Sequence[floa
     """
     if len(fractions) != 3 or abs(sum(fractions) - 1) > 1e-6 or min(fractions) < 0:
         raise ValueError(f"split fractions must be three non-negative numbers summing to 1, got {fractions}")
+    home = _home_datasets(samples)
+    followers = [i for i, s in enumerate(samples) if s.photo_id and home[s.photo_id] != s.dataset]
+    leaders = [i for i, s in enumerate(samples) if not (s.photo_id and home[s.photo_id] != s.dataset)]
+    assignment = [""] * len(samples)
+    for i, split in zip(leaders, _split_leaders([samples[i] for i in leaders], seed, fractions)):
+        assignment[i] = split
+    split_of_photo = {samples[i].photo_id: assignment[i] for i in leaders if samples[i].photo_id}
+    for i in followers:
+        assignment[i] = split_of_photo[samples[i].photo_id]
+    return assignment
+
+
+def _home_datasets(samples: Sequence[Sample]) -> dict[str, str]:
+    """Each photo id's first dataset, in the order of the samples (the ``--data`` order)."""
+    home: dict[str, str] = {}
+    for sample in samples:
+        if sample.photo_id:
+            home.setdefault(sample.photo_id, sample.dataset)
+    return home
+
+
+def _split_leaders(samples: Sequence[Sample], seed: int, fractions: Sequence[float]) -> list[str]:
+    """The split of samples that follow no other dataset's photo."""
     class_freq = Counter((s.dataset, s.label) for s in samples)  # per dataset: each one splits on its own
     groups: dict[str, list[int]] = defaultdict(list)
     for i, s in enumerate(samples):

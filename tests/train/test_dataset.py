@@ -12,19 +12,13 @@ from kiosk.errors import KioskError
 from kiosk.vision.model_spec import ModelSpec
 from train.dataset import DatasetError, class_names, describe_name, find_samples, load_inputs
 from train.splits import split_samples, held_out_photo_ids
-
-
-def _write_images(folder: Path, names: list[str], value: int = 128) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for i, name in enumerate(names):
-        image = np.full((40 + i, 30, 3), value, np.uint8)
-        assert cv2.imwrite(str(folder / name), image)
+from tests.helpers.crops import write_crops
 
 
 def test_loads_class_folders_and_skips_a_corrupt_file(tmp_path):
     root = tmp_path / "faces"
-    _write_images(root / "with_mask", ["a_1.jpg", "a_2.png"], 200)
-    _write_images(root / "without_mask", ["b_1.jpg"], 50)
+    write_crops(root / "with_mask", ["a_1.jpg", "a_2.png"], 200)
+    write_crops(root / "without_mask", ["b_1.jpg"], 50)
     (root / "without_mask" / "broken.jpg").write_bytes(b"not a jpeg at all")
     (root / "without_mask" / "notes.txt").write_text("ignored: not an image extension")
 
@@ -42,7 +36,7 @@ def test_loads_class_folders_and_skips_a_corrupt_file(tmp_path):
 
 def test_empty_class_folder_is_a_clear_error(tmp_path):
     root = tmp_path / "data"
-    _write_images(root / "with_mask", ["x.jpg"])
+    write_crops(root / "with_mask", ["x.jpg"])
     (root / "without_mask").mkdir()
     with pytest.raises(DatasetError, match=r"without_mask contains no images") as info:
         find_samples([root])
@@ -51,7 +45,7 @@ def test_empty_class_folder_is_a_clear_error(tmp_path):
 
 def test_missing_class_folder_and_missing_dataset_are_clear_errors(tmp_path):
     root = tmp_path / "data"
-    _write_images(root / "with_mask", ["x.jpg"])
+    write_crops(root / "with_mask", ["x.jpg"])
     with pytest.raises(DatasetError, match="no without_mask/ class folder"):
         find_samples([root])
     with pytest.raises(DatasetError, match="does not exist"):
@@ -61,7 +55,7 @@ def test_missing_class_folder_and_missing_dataset_are_clear_errors(tmp_path):
 def test_optional_incorrect_mask_folder_is_a_third_class(tmp_path):
     root = tmp_path / "scenes_crops"
     for label in ("with_mask", "without_mask", "with_incorrect_mask"):
-        _write_images(root / label, [f"{'ab' * 8}_{label[:5]}.jpg".replace("_with", "_1").replace("_witho", "_2")])
+        write_crops(root / label, [f"{'ab' * 8}_{label[:5]}.jpg".replace("_with", "_1").replace("_witho", "_2")])
     assert class_names(find_samples([root])) == ("with_mask", "without_mask", "with_incorrect_mask")
 
 
@@ -85,7 +79,7 @@ def _scene_like_dataset(tmp_path: Path) -> Path:
         photo = f"{p:032x}"
         for index in range(int(rng.integers(1, 4))):
             label = ("with_mask", "without_mask", "with_incorrect_mask")[int(rng.integers(0, 3))]
-            _write_images(root / label, [f"{photo}_{index}.jpg"])
+            write_crops(root / label, [f"{photo}_{index}.jpg"])
     return root
 
 
@@ -110,13 +104,36 @@ def test_split_is_deterministic_grouped_and_stratified(tmp_path):
 def test_split_of_one_dataset_does_not_depend_on_the_other(tmp_path):
     scenes = _scene_like_dataset(tmp_path)
     faces = tmp_path / "faces"
-    _write_images(faces / "with_mask", [f"src_{i}.jpg" for i in range(12)])
-    _write_images(faces / "without_mask", [f"src_{i}.jpg" for i in range(20, 26)])
+    write_crops(faces / "with_mask", [f"src_{i}.jpg" for i in range(12)])
+    write_crops(faces / "without_mask", [f"src_{i}.jpg" for i in range(20, 26)])
     alone = find_samples([scenes])
     together = find_samples([faces, scenes])
     split_alone = dict(zip((s.path for s in alone), split_samples(alone, 3)))
     split_together = dict(zip((s.path for s in together), split_samples(together, 3)))
     assert all(split_together[path] == split for path, split in split_alone.items())
+
+
+def test_crops_of_a_photo_in_a_later_dataset_follow_that_photos_split(tmp_path):
+    """Detector crops of the scenes photos (``<photo>_<index>_v<k>``) must never put a held-out
+    photo's face into training, and must leave the first dataset's own split as it was."""
+    scenes = _scene_like_dataset(tmp_path)
+    door = tmp_path / "door_crops"
+    for path in sorted(scenes.rglob("*.jpg")):
+        write_crops(door / path.parent.name, [f"{path.stem}_v{k}.jpg" for k in range(3)])
+    write_crops(door / "with_mask", [f"{9999:032x}_0_v0.jpg"])  # a photo only the later dataset has
+    write_crops(door / "without_mask", [f"{9998:032x}_0_v0.jpg"])
+    alone = find_samples([scenes])
+    together = find_samples([scenes, door])
+    split_alone = dict(zip((s.path for s in alone), split_samples(alone, 5)))
+    split_together = dict(zip((s.path for s in together), split_samples(together, 5)))
+    assert all(split_together[path] == split for path, split in split_alone.items())
+    split_of_photo = {s.photo_id: split_alone[s.path] for s in alone}
+    followers = [s for s in together if s.dataset == "door_crops" and s.photo_id in split_of_photo]
+    assert len(followers) == 3 * len(alone)
+    assert all(split_together[s.path] == split_of_photo[s.photo_id] for s in followers)
+    assert {split_together[s.path] for s in followers} == {"train", "val", "test"}
+    own = [s for s in together if s.photo_id not in split_of_photo]
+    assert len(own) == 2 and all(split_together[s.path] in ("train", "val", "test") for s in own)
 
 
 def test_bad_split_fractions_are_rejected(tmp_path):
