@@ -65,6 +65,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="gap: global average pooling (default); flatten: small dense layer over the final feature map")
     parser.add_argument("--label-smoothing", type=float, default=0.0, metavar="S",
                         help="spread this share of each training target over the other classes (default 0: off)")
+    parser.add_argument("--colour", action="store_true",
+                        help="train on colour crops: a reference twin only, the kiosk's model stays grayscale")
+    parser.add_argument("--mine-with", type=Path, metavar="MODEL_DIR",
+                        help="hard-example mining: weight up the training faces this earlier model gets wrong "
+                             "or nearly wrong (within --mine-margin of its threshold)")
+    parser.add_argument("--mine-factor", type=_number_between(1, 20, "a weight factor"), default=3.0, metavar="F",
+                        help="how many times a hard face counts (default 3)")
+    parser.add_argument("--mine-margin", type=_number_between(0, 0.5, "a margin"), default=0.1, metavar="M",
+                        help="P(with_mask) this close to the mining model's threshold is hard too (default 0.1)")
     parser.add_argument("--patience", type=int, default=6, help="early-stopping patience in epochs")
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--augment-strength", type=float, default=1.0, help="scale of all augmentation ranges")
@@ -92,6 +101,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     setup_logging(args.log_level)
+    from train.hard_examples import Mining
     from train.training import TrainSettings, run_training
 
     try:
@@ -99,7 +109,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         settings = TrainSettings(
             data=args.data, out=args.out, input_size=args.input_size, crop_margin=args.crop_margin,
             epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, width=args.width, stem_stride=args.stem_stride, head=args.head,
-            label_smoothing=args.label_smoothing,
+            label_smoothing=args.label_smoothing, grayscale=not args.colour,
+            mining=Mining(args.mine_with, args.mine_factor, args.mine_margin) if args.mine_with else None,
             learning_rate=args.learning_rate, schedule=args.schedule, patience=args.patience, augment_strength=args.augment_strength, zoom=args.zoom,
             synthetic_masks=args.synthetic_masks, twin_incorrect_share=args.twin_incorrect_share, dataset_weights=dict(args.weight),
             max_false_accept=args.max_false_accept,

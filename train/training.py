@@ -23,6 +23,7 @@ import numpy as np
 from kiosk.vision.model_spec import KERAS_MODEL_NAME, MODEL_CARD_NAME, TFLITE_MODEL_NAME, WITH_INCORRECT_MASK, ModelSpec
 from train.dataset import (DatasetError, LoadedData, Sample, class_names, count_by, find_samples, label_indices,
                            load_inputs)
+from train.hard_examples import Mining, mining_weights
 from train.synthetic_masks import INCORRECT_SHARE, synthesize
 from train.splits import DEFAULT_FRACTIONS, split_samples, held_out_photo_ids
 
@@ -54,6 +55,8 @@ class TrainSettings:
     stem_stride: int = 2
     head: str = "gap"
     label_smoothing: float = 0.0  # share of each target spread over the other classes
+    grayscale: bool = True  # the shipped model is grayscale (the design card); colour only as a reference twin
+    mining: Mining | None = None  # weight up the training faces an earlier model got (nearly) wrong
     patience: int = 6
     augment_strength: float = 1.0
     zoom: float = DEFAULT_ZOOM
@@ -265,7 +268,8 @@ def load_and_split(all_samples: Sequence[Sample], settings: TrainSettings) -> Sp
     the folders and the seed, so ``train.evaluate`` recomputes it from the card. Fails when a
     split is left empty, since threshold and test figures need all three."""
     classes = class_names(all_samples)
-    spec = ModelSpec(classes=classes, input_size=settings.input_size, crop_margin=settings.crop_margin)
+    spec = ModelSpec(classes=classes, input_size=settings.input_size, grayscale=settings.grayscale,
+                     crop_margin=settings.crop_margin)
     split_of = dict(zip((s.path for s in all_samples), split_samples(all_samples, settings.seed, settings.fractions)))
     log.info("found %d images in %s; classes %s", len(all_samples), ", ".join(map(str, settings.data)), list(classes))
 
@@ -345,6 +349,8 @@ def model_card(settings: TrainSettings, split: SplitData, subsets: dict[str, lis
             "seed": settings.seed, "epochs_run": len(history.get("loss", [])), "max_epochs": settings.epochs,
             "batch_size": settings.batch_size, "width": settings.width, "stem_stride": settings.stem_stride, "head": settings.head,
             "label_smoothing": settings.label_smoothing, "parameters": int(model.count_params()),
+            "hard_example_mining": {"model": str(settings.mining.model_dir), "factor": settings.mining.factor,
+                                    "margin": settings.mining.margin} if settings.mining else None,
             "learning_rate": settings.learning_rate, "schedule": settings.schedule, "dataset_weights": settings.dataset_weights,
             "augmentation": f"zoom +-{settings.zoom:.0%}, then strength "
                             f"{settings.augment_strength} x (flip, rotation +-18 deg, shift 8 %, "
@@ -429,6 +435,9 @@ def run_training(settings: TrainSettings) -> dict:
     train_samples, x_train, y_train = training_set(split, settings)
     subsets = {**split.subsets, "train": train_samples}
     weights = {name: sample_weights(subsets[name], classes, settings.dataset_weights) for name in ("train", "val")}
+    if settings.mining:
+        boosted = weights["train"] * mining_weights(settings.mining, x_train, y_train, classes, split.spec)
+        weights["train"] = boosted / boosted.mean()
     model, history = fit_model(split.spec, settings, x_train, y_train, weights["train"],
                                split.inputs("val"), split.labels("val"), weights["val"])
     train_seconds = time.monotonic() - started

@@ -103,3 +103,44 @@ def test_bad_training_input_is_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: class folder")
     assert len([l for l in result.stderr.splitlines() if "Traceback" in l]) == 0
+
+
+def test_a_colour_twin_trains_and_runs_on_three_channels(trained, tmp_path):
+    data, _, _ = trained
+    result = _run("train", "--data", str(data), "--out", str(tmp_path / "colour"), "--epochs", "1", "--input-size", "32",
+                  "--width", "4", "--batch-size", "16", "--threads", "1", "--colour")
+    assert result.returncode == 0, result.stderr[-3000:]
+    spec = load_model_spec(tmp_path / "colour")
+    assert spec.grayscale is False and spec.channels == 3
+    classifier = MaskClassifier(tmp_path / "colour")
+    face = cv2.imread(str(sorted((data / "with_mask").glob("*.png"))[0]))
+    assert classifier.predict_faces([face]).shape == (1, 2)
+
+
+def test_hard_example_mining_weights_up_what_the_earlier_model_gets_wrong(trained):
+    from train.dataset import find_samples, label_indices, load_inputs
+    from train.hard_examples import Mining, hard_mask, mining_weights
+
+    data, out, _ = trained
+    spec = load_model_spec(out)
+    loaded = load_inputs(find_samples([data]), spec)
+    labels = label_indices(loaded.samples, spec.classes)
+    weights = mining_weights(Mining(out, factor=4.0, margin=0.0), loaded.inputs, labels, spec.classes, spec)
+    classifier = MaskClassifier(out)
+    mask_p = classifier.predict_batch(loaded.inputs)[:, classifier.mask_index]
+    masked = labels == 0
+    wrong_or_close = np.where(masked, mask_p < spec.mask_threshold, mask_p > spec.mask_threshold)
+    assert weights.tolist() == np.where(wrong_or_close, 4.0, 1.0).tolist()
+    assert wrong_or_close.any() and not wrong_or_close.all()  # the toy model gets some faces right, some not
+    # the rule itself: a masked face below the threshold and a bare face above it are hard; clear ones are not
+    assert hard_mask(np.array([0.3, 0.95, 0.9, 0.05]), np.array([True, True, False, False]), 0.5, 0.1).tolist() == [
+        True, False, True, False]
+
+
+def test_mining_with_a_model_of_another_shape_is_one_line(trained, tmp_path):
+    data, out, _ = trained
+    result = _run("train", "--data", str(data), "--out", str(tmp_path / "m"), "--epochs", "1", "--input-size", "40",
+                  "--width", "4", "--threads", "1", "--mine-with", str(out))
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: the mining model") and "32 px" in last and "40 px" in last
