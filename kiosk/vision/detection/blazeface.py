@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -84,6 +84,21 @@ def zoom_tile_origins(length: int, side: int) -> list[int]:
     if starts[-1] != length - side:
         starts.append(max(0, length - side))
     return starts
+
+
+@dataclass(frozen=True)
+class DetectedFace:
+    """One BlazeFace detection: its box, confidence, and six keypoints in frame pixels (the
+    person's right eye, left eye, nose tip, mouth, right ear, left ear)."""
+
+    box: Box
+    score: float
+    keypoints: np.ndarray  # (6, 2) x, y
+
+    def moved(self, dx: int, dy: int) -> "DetectedFace":
+        """The same face in a frame where the view it was found in starts at (dx, dy)."""
+        x, y, w, h = self.box
+        return DetectedFace((x + dx, y + dy, w, h), self.score, self.keypoints + np.array([dx, dy], np.float32))
 
 
 class DetectorUnavailable(KioskError):
@@ -176,10 +191,13 @@ class BlazeFaceDetector:
         return (rgb.astype(np.float32) / 127.5 - 1.0)[np.newaxis], side
 
     def detect(self, frame: np.ndarray) -> list[Box]:
-        return [box for box, _ in self.detect_scored(frame)]
+        return [face.box for face in self.detect_faces(frame)]
 
     def detect_scored(self, frame: np.ndarray) -> list[tuple[Box, float]]:
-        """Face boxes with their confidence, after suppression of overlapping boxes.
+        return [(face.box, face.score) for face in self.detect_faces(frame)]
+
+    def detect_faces(self, frame: np.ndarray) -> list["DetectedFace"]:
+        """Faces with their confidence and keypoints, after suppression of overlapping boxes.
 
         BlazeFace sees a 128/192 px square, so a wide frame shrinks its faces a lot. Besides the
         whole (letterboxed) frame it also looks at square tiles spanning the long side, which
@@ -189,21 +207,18 @@ class BlazeFaceDetector:
         if frame.ndim == 2:
             frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
         height, width = frame.shape[:2]
-        boxes: list[Box] = []
-        scores: list[float] = []
+        found: list[DetectedFace] = []
         for view in self._views(frame):
-            for box, score in self._run(view.image):
-                if not view.cuts(box, width, height):
-                    x, y, w, h = box
-                    boxes.append((x + view.x0, y + view.y0, w, h))
-                    scores.append(score)
+            for face in self._run(view.image):
+                if not view.cuts(face.box, width, height):
+                    found.append(face.moved(view.x0, view.y0))
         result = []
-        for i in non_max_suppression(boxes, scores, iou_threshold=0.3):
-            x, y, w, h = boxes[i]
+        for i in non_max_suppression([f.box for f in found], [f.score for f in found], iou_threshold=0.3):
+            x, y, w, h = found[i].box
             x0, y0 = max(0, x), max(0, y)
             x1, y1 = min(width, x + w), min(height, y + h)
             if w >= self.min_face_px and x1 > x0 and y1 > y0:
-                result.append((self.box_fit.apply((x0, y0, x1 - x0, y1 - y0)), scores[i]))
+                result.append(replace(found[i], box=self.box_fit.apply((x0, y0, x1 - x0, y1 - y0))))
         return result
 
     def _views(self, frame: np.ndarray) -> list[View]:
@@ -234,16 +249,17 @@ class BlazeFaceDetector:
         logits = self._interpreter.get_tensor(self._scores_index)[0, :, 0]
         return raw, 1.0 / (1.0 + np.exp(-np.clip(logits, -80, 80))), side
 
-    def _run(self, frame: np.ndarray) -> list[tuple[Box, float]]:
-        """Raw boxes (view pixels) above ``min_score``."""
+    def _run(self, frame: np.ndarray) -> list["DetectedFace"]:
+        """Raw faces (view pixels) above ``min_score``."""
         raw, scores, side = self._invoke(frame)
         keep = np.flatnonzero(scores >= self.min_score)
         size = float(self.model.input_size)
         centres = (raw[keep, 0:2] / size + self._anchors[keep]) * side
         dims = raw[keep, 2:4] / size * side
+        points = (raw[keep, 4:16].reshape(-1, 6, 2) / size + self._anchors[keep][:, np.newaxis]) * side
         return [
-            ((int(round(cx - w / 2)), int(round(cy - h / 2)), int(round(w)), int(round(h))), float(score))
-            for (cx, cy), (w, h), score in zip(centres, dims, scores[keep])
+            DetectedFace((int(round(cx - w / 2)), int(round(cy - h / 2)), int(round(w)), int(round(h))), float(score), kp)
+            for (cx, cy), (w, h), score, kp in zip(centres, dims, scores[keep], points)
         ]
 
     def face_keypoints(self, face_crop: np.ndarray) -> np.ndarray | None:
@@ -262,9 +278,7 @@ class BlazeFaceDetector:
         top, left = (side - height) // 2, (side - width) // 2
         canvas = np.zeros((side, side, 3), np.uint8)
         canvas[top:top + height, left:left + width] = face_crop[:, :, :3]
-        raw, scores, view_side = self._invoke(canvas)
-        best = int(np.argmax(scores))
-        if scores[best] < self.min_score:
+        faces = self._run(canvas)
+        if not faces:
             return None
-        points = (raw[best, 4:16].reshape(6, 2) / float(self.model.input_size) + self._anchors[best]) * view_side
-        return points - np.array([left, top], np.float32)
+        return max(faces, key=lambda face: face.score).keypoints - np.array([left, top], np.float32)
