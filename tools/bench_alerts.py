@@ -24,7 +24,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
 
 from tools.alert_drill import denial, write_toml
 from kiosk.config import PROJECT_ROOT, build_config
@@ -32,6 +31,7 @@ from kiosk.events.services import EventServices
 from kiosk.events.store import EventStore
 from tools.loopback_smtp import LoopbackSmtp, free_port
 from kiosk.logging_setup import setup_logging
+from tools.stats import latency_summary
 
 
 def settings(folder: Path, port: int, **email) -> dict:
@@ -69,13 +69,9 @@ def bench_latency(folder: Path, count: int = 40, gap_s: float = 0.25) -> None:
             time.sleep(gap_s)
         services.stop()
     latencies = sorted(m.at - sent_at[m.event_ids[0]] for m in server.received if len(m.event_ids) == 1)
-    ms = np.array(latencies) * 1000
-    print(f"latency  denial -> email received, {len(ms)} emails with snapshot + crop inline: "
-          f"p50 {np.percentile(ms, 50):.0f} ms, p95 {np.percentile(ms, 95):.0f} ms, max {ms.max():.0f} ms "
-          f"(target p95 <= 2000 ms)")
-    ms = np.array(handling) * 1000
-    print(f"latency  on_decision on the worker thread (2 JPEGs + SQLite commit with fsync): "
-          f"p50 {np.percentile(ms, 50):.0f} ms, p95 {np.percentile(ms, 95):.0f} ms, max {ms.max():.0f} ms")
+    print(f"latency  denial -> email received, {len(latencies)} emails with snapshot + crop inline: "
+          f"{latency_summary(latencies)} (target p95 <= 2000 ms)")
+    print(f"latency  on_decision on the worker thread (2 JPEGs + SQLite commit with fsync): {latency_summary(handling)}")
 
 
 def bench_outage(folder: Path, label: str, count: int = 50, **email) -> None:

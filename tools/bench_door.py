@@ -31,6 +31,7 @@ from kiosk.config import build_config
 from kiosk.module_cli import module_main
 from kiosk.outputs.serial_relay import SerialRelay
 from kiosk.records import DecisionEvent
+from tools.stats import percentile
 
 TARGET_P95_MS = 50.0
 ON = bytes.fromhex("A0 01 01 A2")
@@ -60,11 +61,6 @@ def read_exactly(fd: int, count: int, timeout: float = 5.0) -> tuple[bytes, floa
 def grant() -> DecisionEvent:
     return DecisionEvent(time=datetime.now().astimezone(), kiosk_id="bench-door", decision="granted",
                          label="with_mask", score=0.97, faces=1, source="camera")
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
 def bench(count: int, open_s: float, event_log: bool, folder: Path) -> dict:

@@ -33,7 +33,6 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Optional
 
-import numpy as np
 import psycopg
 
 from kiosk.config import build_config
@@ -46,6 +45,7 @@ from kiosk.logging_setup import setup_logging
 from kiosk.web.data import EventFilter
 from tools.alert_drill import denial
 from tools.temp_postgres import TemporaryPostgres
+from tools.stats import latency_summary
 
 DECISIONS = ("granted", "granted", "granted", "denied", "uncertain")  # a door lets most people in
 
@@ -90,11 +90,6 @@ def all_copied(stores: list[EventStore]) -> bool:
     return not any(store.events_after(store.copy_mark(MARK), 1) for store in stores)
 
 
-def percentiles(values: list[float]) -> str:
-    ms = np.array(values) * 1000
-    return f"p50 {np.percentile(ms, 50):.0f} ms, p95 {np.percentile(ms, 95):.0f} ms, max {ms.max():.0f} ms"
-
-
 def run_fleet(server: TemporaryPostgres, folder: Path, kiosks: int, seconds: float, outage_at: float,
               outage_s: float, burst: int) -> None:
     url = server.create_database("fleet")
@@ -137,8 +132,8 @@ def run_fleet(server: TemporaryPostgres, folder: Path, kiosks: int, seconds: flo
     print(f"kiosks   {kiosks} kiosks x 1 decision/s for {seconds:.0f} s = {len(local)} events recorded locally")
     print(f"stored   {len(in_run) / (ended_wall - started_wall):.1f} events/s reached PostgreSQL during the run"
           f" (offered {kiosks}/s); backlog after the run copied in {drain_s:.1f} s")
-    print(f"delay    decision -> row, outside the outage ({len(steady)} events): {percentiles(steady)}")
-    print(f"delay    decision -> row, all {len(delays)} events: {percentiles(delays)}")
+    print(f"delay    decision -> row, outside the outage ({len(steady)} events): {latency_summary(steady)}")
+    print(f"delay    decision -> row, all {len(delays)} events: {latency_summary(delays)}")
     if outage is not None:
         during = sum(1 for _, _, epoch, _ in rows if outage[0] <= epoch <= outage[1])
         print(f"outage   PostgreSQL killed (pg_ctl -m immediate) at {outage_at:.0f} s, down {outage[1] - outage[0]:.1f} s;"

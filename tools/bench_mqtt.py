@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from kiosk.module_cli import module_main
+from tools.stats import percentile
 
 TARGET_P95_MS = 200.0
 PREFIX = "bench"
@@ -115,11 +116,6 @@ def recorded_ids(database: Path) -> set[int]:
         return {row[0] for row in db.execute("SELECT id FROM events WHERE kind = 'decision'")}
     finally:
         db.close()
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
 def arrivals(subscriber) -> dict[int, list[float]]:

@@ -39,6 +39,7 @@ import numpy as np
 
 from kiosk.config import PROJECT_ROOT, Config, with_overrides
 from kiosk.ui.process_stats import loaded_libraries, memory_mb
+from tools.stats import percentile
 
 log = logging.getLogger("tools.measure_window")
 
@@ -148,10 +149,6 @@ class LagProbe:
         self.lateness_ms.append(max(0.0, (now - self._due) * 1000))
         self._due = now + self.tick_ms / 1000
         self.root.after(self.tick_ms, self._tick)
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    return float(np.percentile(values, q)) if len(values) else float("nan")
 
 
 def render_capacity(window, frames: int = RENDER_FRAMES) -> dict:
