@@ -27,7 +27,7 @@ from kiosk.camera.media import MediaError
 from kiosk.camera.sources import DEMO, ImageFolderSource, VideoFileSource, make_source
 from kiosk.config import Config, ConfigError, one_line
 from kiosk.ui.voice import voice_problem  # imports no Tk
-from kiosk.vision.model_spec import MODEL_CARD_NAME, TFLITE_MODEL_NAME, ModelSpec, ModelSpecError, read_model_card
+from kiosk.vision.model_spec import MODEL_CARD_NAME, ModelSpec, ModelSpecError, read_model_card, tflite_path
 
 TFLITE_IDENTIFIER = b"TFL3"  # bytes 4-8 of every TFLite flatbuffer
 
@@ -84,13 +84,9 @@ def _model_problem(folder: Path) -> Optional[str]:
     try:
         card = read_model_card(folder)
         ModelSpec.from_card_section(card["spec"])
+        model = tflite_path(folder, card)
     except ModelSpecError as exc:
         return str(exc)
-    files = card.get("files", {})
-    name = files.get("tflite", TFLITE_MODEL_NAME) if isinstance(files, dict) else None
-    if not isinstance(name, str) or not name:
-        return f"model card {folder / 'model_card.json'} has a malformed 'files' section"
-    model = folder / name
     if not model.is_file():
         return f"model file {model} is missing"
     try:

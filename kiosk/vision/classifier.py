@@ -18,7 +18,7 @@ from kiosk.errors import KioskError
 from kiosk.logging_setup import native_output_to_log
 from kiosk.vision.model_spec import (
     DEFAULT_MODEL_DIR,
-    TFLITE_MODEL_NAME,
+    tflite_path,
     WITH_MASK,
     ModelSpec,
     ModelSpecError,
@@ -53,9 +53,9 @@ class MaskClassifier:
         try:
             self.card = read_model_card(model_dir)
             self.spec = ModelSpec.from_card_section(self.card["spec"])
+            self.model_path = tflite_path(model_dir, self.card)
         except ModelSpecError as exc:
             raise ModelLoadError(str(exc)) from None
-        self.model_path = model_dir / self.card.get("files", {}).get("tflite", TFLITE_MODEL_NAME)
         if not self.model_path.is_file():
             raise ModelLoadError(f"model file {self.model_path} is missing")
         try:

@@ -105,5 +105,15 @@ def read_model_card(model_dir: Path) -> dict:
     return card
 
 
+def tflite_path(model_dir: Path, card: dict) -> Path:
+    """The TFLite file a card names (``files.tflite``, default ``mask_classifier.tflite``): the
+    one rule the kiosk's loader and the config check both follow."""
+    files = card.get("files", {})
+    name = files.get("tflite", TFLITE_MODEL_NAME) if isinstance(files, dict) else None
+    if not isinstance(name, str) or not name:
+        raise ModelSpecError(f"model card {Path(model_dir) / MODEL_CARD_NAME} has a malformed 'files' section")
+    return Path(model_dir) / name
+
+
 def load_model_spec(model_dir: Path) -> ModelSpec:
     return ModelSpec.from_card_section(read_model_card(model_dir)["spec"])

@@ -62,3 +62,13 @@ def test_corrupt_tflite_is_a_load_error(tiny, tmp_path):
     (tmp_path / TFLITE_MODEL_NAME).write_bytes(b"\x00garbage" * 100)
     with pytest.raises(ModelLoadError, match="not a valid TFLite model"):
         MaskClassifier(tmp_path)
+
+
+def test_a_card_with_a_malformed_files_section_is_a_load_error(tiny, tmp_path):
+    _, _, folder, _ = tiny
+    card = json.loads((folder / MODEL_CARD_NAME).read_text())
+    card["files"] = ["mask_classifier.tflite"]  # a list where a mapping belongs
+    (tmp_path / MODEL_CARD_NAME).write_text(json.dumps(card))
+    (tmp_path / TFLITE_MODEL_NAME).write_bytes((folder / TFLITE_MODEL_NAME).read_bytes())
+    with pytest.raises(ModelLoadError, match="malformed 'files' section"):
+        MaskClassifier(tmp_path)
