@@ -10,11 +10,11 @@ the environment are not used: door controllers are on the local network.
 from __future__ import annotations
 
 import json
-import urllib.error
 import urllib.request
 from typing import Any
 
 from kiosk.outputs.door import DoorOutput
+from kiosk.outputs.http_request import direct_opener, send_expecting_2xx
 
 
 class HttpRelay(DoorOutput):
@@ -27,7 +27,7 @@ class HttpRelay(DoorOutput):
         self.method = method.upper()
         self.timeout_s = timeout_s
         self.kiosk_id = kiosk_id
-        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        self._opener = direct_opener()
 
     def _unlock(self, reason: str) -> None:
         data = None
@@ -37,16 +37,7 @@ class HttpRelay(DoorOutput):
             data = json.dumps(body).encode("utf-8")
             headers["Content-Type"] = "application/json"
         request = urllib.request.Request(self.url, data=data, headers=headers, method=self.method)
-        try:
-            with self._opener.open(request, timeout=self.timeout_s) as response:
-                response.read(4096)
-                status, why = response.status, response.reason
-        except urllib.error.HTTPError as exc:  # 4xx, 5xx
-            status, why = exc.code, exc.reason
-        except urllib.error.URLError as exc:  # refused, unknown host: say the reason, not urllib's wrapping
-            raise ConnectionError(str(exc.reason)) from None
-        if not 200 <= status < 300:
-            raise ConnectionError(f"the controller answered HTTP {status} {why}")
+        send_expecting_2xx(self._opener, request, self.timeout_s, "controller")
 
     def _lock(self) -> None:
         """Nothing to send: the controller locks after its own timer."""

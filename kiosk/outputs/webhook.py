@@ -17,13 +17,13 @@ import hashlib
 import hmac
 import json
 import logging
-import urllib.error
 import urllib.request
 from typing import Optional, Sequence
 
 from kiosk.config import redacted_url
 from kiosk.events.store import EventStore, Outgoing, OutgoingRow
 from kiosk.outputs.outbox import OutboxOutput
+from kiosk.outputs.http_request import direct_opener, send_expecting_2xx
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class WebhookOutput(OutboxOutput):
         self.urls = list(urls)
         self.timeout_s = timeout_s
         self._secret = secret
-        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects())
+        self._opener = direct_opener(_NoRedirects())
 
     def __repr__(self) -> str:  # never the secret
         return f"WebhookOutput({len(self.urls)} URLs)"
@@ -77,15 +77,5 @@ class WebhookOutput(OutboxOutput):
         headers = {"Content-Type": "application/json", "User-Agent": "mask-kiosk",
                    SIGNATURE_HEADER: sign(self._secret, body), EVENT_ID_HEADER: str(event_id)}
         request = urllib.request.Request(row.target, data=body, headers=headers, method="POST")
-        try:
-            with self._opener.open(request, timeout=self.timeout_s) as response:
-                response.read(65536)
-                status, why = response.status, response.reason
-        except urllib.error.HTTPError as exc:  # 3xx, 4xx, 5xx
-            status, why = exc.code, exc.reason
-            exc.close()
-        except urllib.error.URLError as exc:  # refused, unknown host, timed out: the reason, not urllib's wrapping
-            raise ConnectionError(str(exc.reason)) from None
-        if not 200 <= status < 300:
-            raise ConnectionError(f"the receiver answered HTTP {status} {why}")
+        send_expecting_2xx(self._opener, request, self.timeout_s, "receiver")
         return True
