@@ -41,7 +41,7 @@ class DecisionEvent:
     box: Optional[Box] = None  # the deciding face in ``frame``
     frame: Optional[np.ndarray] = field(default=None, repr=False)  # BGR frame the decision was made on
     policy_note: str = ""  # e.g. "soft policy: allowed without mask"
-    source: str = "camera"  # the kind of source the frame came from (SOURCE_KINDS), set by the runtime
+    source: str = "camera"  # the kind of source the frame came from (SOURCE_KINDS), given to the decision engine
 
     def to_json(self) -> dict:
         return {

@@ -84,9 +84,12 @@ class DecisionEngine:
     """Turns per-frame face results into decision episodes; one engine per kiosk."""
 
     def __init__(self, cfg: DecisionSection, kiosk_id: str,
-                 event_time: Callable[[float], datetime] = wall_clock) -> None:
+                 event_time: Callable[[float], datetime] = wall_clock, source_kind: str = "camera") -> None:
+        """``source_kind`` (SOURCE_KINDS) goes into every event: a demo or a replay is never taken
+        for a real visitor, and never opens the door."""
         self.cfg = cfg
         self.kiosk_id = kiosk_id
+        self.source_kind = source_kind
         self._event_time = event_time
         self._window: deque[_Vote] = deque(maxlen=cfg.window_frames)
         self._present = False  # a person is in front of the kiosk (current episode)
@@ -173,6 +176,7 @@ class DecisionEngine:
             box=tuple(int(v) for v in evidence.face.box),  # type: ignore[arg-type]
             frame=evidence.frame,
             policy_note=note,
+            source=self.source_kind,
         )
 
     def source_lost(self) -> DecisionStep:

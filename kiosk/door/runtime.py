@@ -97,7 +97,7 @@ class KioskRuntime:
         # a replay's events are stamped media_origin + media time, so the same file gives the same times
         self.media_origin = datetime.now().astimezone()
         event_time = media_clock(self.media_origin) if self.media_clock else wall_clock
-        self.engine = DecisionEngine(cfg.decision, cfg.kiosk.id, event_time=event_time)
+        self.engine = DecisionEngine(cfg.decision, cfg.kiosk.id, event_time=event_time, source_kind=source.kind)
         self.health = HealthWatchdog(cfg.camera.alert_offline_after_s, on_health or (lambda what, note: None),
                                      source.label)
         self.model_name = f"{analyzer.classifier.name} · {analyzer.detector.name}"
@@ -237,7 +237,6 @@ class KioskRuntime:
         return np.full((self.cfg.camera.height, self.cfg.camera.width, 3), 32, np.uint8)
 
     def _deliver(self, event: DecisionEvent) -> None:
-        event.source = self.source.kind  # the source knows what it is: a demo is never taken for a real event
         log.info("decision: %s (%s %.2f, %d face(s))%s", event.decision, event.label, event.score, event.faces,
                  f" [{event.policy_note}]" if event.policy_note else "")
         for sink in self.sinks:

@@ -65,6 +65,15 @@ def test_a_face_is_checked_before_it_is_decided():
     assert step.event.time == ORIGIN + timedelta(seconds=0.08)
 
 
+def test_every_event_says_which_kind_of_source_it_came_from():
+    """The door and the outputs tell a demo or a replay from a real visitor by this field."""
+    for kind in ("camera", "demo", "file"):
+        eng = DecisionEngine(DecisionSection(), kiosk_id="test-door", event_time=media_clock(ORIGIN), source_kind=kind)
+        clock = Clock(eng)
+        clock.run(3, [face("with_mask")])
+        assert [(e.decision, e.source) for e in clock.events] == [("granted", kind)]
+
+
 def test_standing_denied_for_a_minute_gives_exactly_one_event():
     clock = Clock(engine())
     assert clock.run(60, [face("without_mask")]) == DecisionState.DENIED
