@@ -24,6 +24,7 @@ from kiosk.camera.demo_feed import DemoFeed
 from kiosk.camera.frame_source import FrameSource, SourceEnded, SourceError, SourceUnavailable
 from kiosk.camera.media import DEFAULT_MAX_IMAGE_PIXELS, IMAGE_EXTENSIONS, MediaError, iter_media_files, read_image
 from kiosk.camera.video_io import DEFAULT_FPS, VideoReader
+from kiosk.logging_setup import native_output_to_log
 
 log = logging.getLogger(__name__)
 
@@ -43,17 +44,6 @@ EMPTY_GRAY = 90  # the empty frame between pictures
 EMPTY_SIZE = (640, 480)  # its size before any picture has been read (then: the last picture's)
 
 
-def _silenced_opencv():
-    """OpenCV prints a screen of warnings for every camera it cannot open; the log says it once."""
-    try:
-        from cv2.utils import logging as cv_logging  # type: ignore[import-not-found]
-    except ImportError:  # pragma: no cover - older wheels
-        return None
-    previous = cv_logging.getLogLevel()
-    cv_logging.setLogLevel(cv_logging.LOG_LEVEL_SILENT)
-    return lambda: cv_logging.setLogLevel(previous)
-
-
 class _CaptureSource(FrameSource):
     """Anything ``cv2.VideoCapture`` opens."""
 
@@ -69,12 +59,10 @@ class _CaptureSource(FrameSource):
 
     def open(self) -> None:
         self.close()
-        restore = _silenced_opencv()
-        try:
+        # OpenCV and its backends (V4L2, GStreamer, FFmpeg) print a screen of warnings for every
+        # camera they cannot open: those go to the debug log, and the one-line reason is raised below
+        with native_output_to_log(f"opening {self.label}"):
             capture = self._make_capture()
-        finally:
-            if restore:
-                restore()
         if not capture.isOpened():
             capture.release()
             raise SourceUnavailable(self.unavailable_text())
