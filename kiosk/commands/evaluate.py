@@ -23,6 +23,7 @@ import argparse
 import json
 import logging
 from pathlib import Path
+from typing import Callable
 
 from kiosk.commands.options import add_pipeline_options, load_command_config, model_dir_of
 from kiosk.errors import KioskError
@@ -78,12 +79,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"detector {getattr(analyzer.detector, 'name', '?')}, model {analyzer.classifier.name};"
           f" a face counts when a detection overlaps it with IoU >= {MATCH_IOU}")
-    for name in sets:
-        title = "all photos" if name == "all" else "held-out photos (never seen in training)"
-        if name == "held-out" and not summaries[name]["photos"]:
-            print(f"== {title}: none of these photos is listed in the model card's held-out set ==")
-            continue
-        print(format_summary(title, summaries[name]))
+    print_sets(summaries, lambda summary: summary["photos"], format_summary)
     return 0
 
 
@@ -103,10 +99,15 @@ def run_door_visits(args: argparse.Namespace, cfg: Config, scenes: list[Scene]) 
         return 0
     print(f"door visits: detector {cfg.detection.detector}, model of {header['model']}, faces >= {min_size} px,"
           f" a decision within {cfg.decision.decide_within_s:g} s or uncertain")
-    for name in sets:
+    print_sets(summaries, lambda summary: summary["all_visitors"]["visits"], format_visits)
+    return 0
+
+
+def print_sets(summaries: dict, counted: Callable[[dict], int], format_set: Callable[[str, dict], str]) -> None:
+    """Each photo set's report in order; a held-out set with nothing counted says why instead."""
+    for name, summary in summaries.items():
         title = "all photos" if name == "all" else "held-out photos (never seen in training)"
-        if name == "held-out" and not summaries[name]["all_visitors"]["visits"]:
+        if name == "held-out" and not counted(summary):
             print(f"== {title}: none of these photos is listed in the model card's held-out set ==")
             continue
-        print(format_visits(title, summaries[name]))
-    return 0
+        print(format_set(title, summary))

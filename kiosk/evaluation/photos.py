@@ -175,7 +175,8 @@ def summarize_sets(outcomes: list[PhotoOutcome], card: dict, sets: Sequence[str]
     return {name: summarize(chosen[name], min_size, incorrect_mask_is, model_classes) for name in sets}
 
 
-def _fmt(value: Optional[float]) -> str:
+def format_share(value: Optional[float]) -> str:
+    """A share in a report's fixed-width column; a dash where there was nothing to count."""
     return "   -  " if value is None else f"{value:6.3f}"
 
 
@@ -187,10 +188,10 @@ def format_summary(title: str, summary: dict) -> str:
         lines.append(f"  {size_name.replace('_', ' ')}:")
         lines.append(f"    {'class':<20} {'faces':>6} {'recall':>6} {'label acc':>9} {'correct decision':>16}")
         for label, fig in classes.items():
-            lines.append(f"    {label:<20} {fig['faces']:>6} {_fmt(fig['recall'])} {_fmt(fig['label_accuracy']):>9}"
-                         f" {_fmt(fig['correct_decision']):>16}")
+            lines.append(f"    {label:<20} {fig['faces']:>6} {format_share(fig['recall'])} {format_share(fig['label_accuracy']):>9}"
+                         f" {format_share(fig['correct_decision']):>16}")
     lines.append(f"  detections {summary['detections']}, false {summary['false_detections']}"
-                 f" (precision {_fmt(summary['precision']).strip()}, {_fmt(summary['false_detections_per_photo']).strip()}"
+                 f" (precision {format_share(summary['precision']).strip()}, {format_share(summary['false_detections_per_photo']).strip()}"
                  f" per photo); time per photo {summary['ms_per_photo_mean']} ms mean,"
                  f" {summary['ms_per_photo_median']} ms median, {summary['cpu_ms_per_photo_mean']} CPU ms mean")
     return "\n".join(lines)

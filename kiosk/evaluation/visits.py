@@ -24,6 +24,7 @@ from kiosk.camera.media import DEFAULT_MAX_IMAGE_PIXELS, MediaError, read_image
 from kiosk.camera.sources import ImageFolderSource
 from kiosk.config import Config
 from kiosk.door.runtime import KioskRuntime
+from kiosk.evaluation.photos import format_share
 from kiosk.evaluation.voc import AnnotatedFace, Scene
 from kiosk.records import DecisionEvent
 from kiosk.vision.model_spec import KNOWN_CLASSES
@@ -179,20 +180,16 @@ def summarize_visits(outcomes: Sequence[VisitOutcome]) -> dict:
     return summary
 
 
-def _fmt(value: Optional[float]) -> str:
-    return "   -  " if value is None else f"{value:6.3f}"
-
-
 def format_visits(title: str, summary: dict) -> str:
     total = summary["all_visitors"]
-    lines = [f"== {title}: {total['visits']} door visits, {_fmt(total['no_decision']).strip()} without a decision =="]
+    lines = [f"== {title}: {total['visits']} door visits, {format_share(total['no_decision']).strip()} without a decision =="]
     lines.append(f"  {'class':<20} {'visits':>6} {'granted':>8} {'denied':>8} {'uncertain':>9} {'no decision':>11}"
                  f" {'to decision s (median / p95)':>29}")
     for label in KNOWN_CLASSES:
         fig = summary[label]
         times = fig["seconds_to_decision"]
-        lines.append(f"  {label:<20} {fig['visits']:>6} {_fmt(fig['granted']):>8} {_fmt(fig['denied']):>8}"
-                     f" {_fmt(fig['uncertain']):>9} {_fmt(fig['no_decision']):>11}"
+        lines.append(f"  {label:<20} {fig['visits']:>6} {format_share(fig['granted']):>8} {format_share(fig['denied']):>8}"
+                     f" {format_share(fig['uncertain']):>9} {format_share(fig['no_decision']):>11}"
                      f" {str(times['median']):>15} / {times['p95']}")
     return "\n".join(lines)
 
