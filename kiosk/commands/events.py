@@ -25,7 +25,7 @@ from kiosk.config import Config
 from kiosk.errors import KioskError
 from kiosk.events.snapshots import SnapshotStore
 from kiosk.events.table import format_lines, write_csv, write_json_lines
-from kiosk.records import DEMO_SOURCE, SOURCE_KINDS
+from kiosk.records import DEMO_SOURCE
 
 # what each state of a deleted event's outbox row means for the person (``--delete``'s line)
 ALERT_FATES = {"pending": "queued alert never sent", "sending": "alert being sent (it may still arrive)",
@@ -129,8 +129,7 @@ def run(args: argparse.Namespace) -> int:
     hidden = () if args.all or args.include_demo else (DEMO_SOURCE,)
     with reading_store(cfg) as store:
         rows = store.events(since=since, limit=args.limit, exclude_sources=hidden)
-        demo = len(store.events(since=since, exclude_sources=[k for k in SOURCE_KINDS if k != DEMO_SOURCE])) \
-            if hidden and not (args.csv or args.json) else 0
+        demo = store.count_by_source(since).get(DEMO_SOURCE, 0) if hidden and not (args.csv or args.json) else 0
     if args.csv:
         write_csv(rows, sys.stdout)
     elif args.json:

@@ -528,6 +528,13 @@ class EventStore:
         rows = self._query(f"{EVENTS_SQL} WHERE e.id IN ({marks}) ORDER BY e.epoch, e.id", ids)
         return [_from_row(StoredEvent, row) for row in rows]
 
+    def count_by_source(self, since: Optional[datetime] = None) -> dict[str, int]:
+        """How many events (since ``since``) each source kind recorded, counted in SQL: the event
+        listing says how many demo events it left out without loading them."""
+        where, params = ("WHERE epoch >= ?", (since.timestamp(),)) if since is not None else ("", ())
+        rows = self._query(f"SELECT source, count(*) AS n FROM events {where} GROUP BY source", params)
+        return {row["source"]: int(row["n"]) for row in rows}
+
     def decision_counts_by_kiosk(self, day: date) -> dict[str, dict[str, int]]:
         """Decisions of ``day`` per kiosk and outcome; demo events never count."""
         rows = self._query("SELECT kiosk_id, decision, count(*) AS n FROM events WHERE day = ? AND kind = 'decision'"

@@ -56,6 +56,9 @@ def test_demo_decisions_are_recorded_but_never_emailed_nor_counted(tmp_path):
         (6, "demo", "none")]
     today = datetime.now().astimezone().date()
     assert store.decision_counts(today) == {"denied": 2}
+    assert store.count_by_source() == {"demo": 4, "camera": 1, "file": 1}
+    last = datetime.fromisoformat(rows[-1].time)
+    assert store.count_by_source(since=last) == {"demo": 1}  # only the demo event after the real ones
     store.close()
     again = EventServices(cfg)  # a restart counts from the database: still no demo
     assert (again.status()["granted_today"], again.status()["denied_today"]) == (0, 2)
