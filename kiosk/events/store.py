@@ -528,6 +528,10 @@ class EventStore:
         rows = self._query(f"{EVENTS_SQL} WHERE e.id IN ({marks}) ORDER BY e.epoch, e.id", ids)
         return [_from_row(StoredEvent, row) for row in rows]
 
+    def kiosk_ids(self) -> list[str]:
+        """Every kiosk that recorded an event in this log, sorted."""
+        return [row["kiosk_id"] for row in self._query("SELECT DISTINCT kiosk_id FROM events ORDER BY kiosk_id", ())]
+
     def count_by_source(self, since: Optional[datetime] = None) -> dict[str, int]:
         """How many events (since ``since``) each source kind recorded, counted in SQL: the event
         listing says how many demo events it left out without loading them."""

@@ -232,6 +232,12 @@ class FleetStore:
         return [KioskSummary(kiosk_id=r[0], last_seen=r[1], online=bool(r[2]), camera_state=r[3], granted=int(r[4]),
                              denied=int(r[5]), uncertain=int(r[6])) for r in rows]
 
+    def kiosk_ids(self) -> list[str]:
+        """Every kiosk ever heard from or with an event copied, sorted."""
+        rows = self._run(lambda conn: conn.execute(
+            "SELECT kiosk_id FROM kiosks UNION SELECT DISTINCT kiosk_id FROM events ORDER BY 1").fetchall(), read=True)
+        return [row[0] for row in rows]
+
     def events(self, where: EventFilter, offset: int, limit: int) -> tuple[list[ConsoleEvent], int]:
         """A page of events, newest first, and how many match in all."""
         if offset < 0 or limit < 0:

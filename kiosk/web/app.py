@@ -290,7 +290,7 @@ def build_app(data: ConsoleData, accounts: AccountStore, settings: ConsoleSettin
         problem = f"'{params.get('day')}' is not a day (YYYY-MM-DD): showing every day." \
             if params.get("day") and day is None else ""
         return dict(where=where, events=events, total=total, page=page, pages=pages, problem=problem,
-                    kiosk_ids=[k.kiosk_id for k in data.kiosks(_today())], decisions=DECISIONS,
+                    kiosk_ids=data.kiosk_ids(), decisions=DECISIONS,
                     labels=KNOWN_CLASSES, first=(page - 1) * PAGE_SIZE + 1 if events else 0)
 
     @signed_in()

@@ -54,6 +54,10 @@ class ConsoleData(Protocol):
 
     def kiosks(self, day: date) -> list[KioskSummary]: ...
 
+    def kiosk_ids(self) -> list[str]:
+        """Every kiosk the listings can filter on, sorted: a name list, not a day's summaries."""
+        ...
+
     def events(self, where: EventFilter, offset: int, limit: int) -> tuple[list[ConsoleEvent], int]:
         """A page of events, newest first, and how many match in all."""
         ...

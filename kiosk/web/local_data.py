@@ -58,6 +58,10 @@ class LocalConsoleData:
                             kind=event.kind, decision=event.decision, label=event.label, score=event.score,
                             source=event.source, note=event.policy_note, has_snapshot=self._has_image(event))
 
+    def kiosk_ids(self) -> list[str]:
+        """The kiosks of the log, and the configured one even before its first event."""
+        return sorted({*self.store.kiosk_ids(), self.cfg.kiosk.id})
+
     def kiosks(self, day: date) -> list[KioskSummary]:
         """Every kiosk in the log (the configured one even before its first event), by name."""
         newest = self.store.newest_per_kiosk()

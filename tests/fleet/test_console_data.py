@@ -70,6 +70,7 @@ def test_kiosks_overview_counts_the_day_and_says_who_is_online(fleet, fleet_url,
         conn.execute("UPDATE kiosks SET last_seen = now() - interval '10 minutes' WHERE kiosk_id = 'south-door'")
     assert [k.online for k in console.kiosks(DAY)] == [True, False]
     assert [(k.granted, k.denied) for k in console.kiosks(DAY - timedelta(days=1))] == [(0, 1), (0, 0)]
+    assert console.kiosk_ids() == ["north-door", "south-door"]
 
 
 def test_events_filtered_and_paged_newest_first_with_the_total(fleet):

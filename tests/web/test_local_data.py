@@ -32,6 +32,7 @@ def test_overview_lists_every_kiosk_with_todays_counts(world):
     assert (quiet.online, quiet.last_seen, quiet.camera_state) == (False, None, "")
     yesterday = {k.kiosk_id: k for k in data.kiosks(today - timedelta(days=1))}
     assert yesterday["north-door"].denied == 1 and yesterday["south-door"].denied == 0
+    assert data.kiosk_ids() == ["north-door", "south-door", "test-door"]  # the listings' kiosk filter
 
 
 def test_camera_state_follows_the_camera_health_events(world):
