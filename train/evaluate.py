@@ -42,9 +42,15 @@ def select_split(samples: list[Sample], card: dict, split: str) -> list[Sample]:
     if not info:
         raise DatasetError("the model card records no split; use --split all")
     trained_on = {Path(p).name for p in card["data"].get("folders", [])}
-    unknown = sorted({s.dataset for s in samples} - trained_on)
+    # crops of photos a training dataset holds (train.door_crops) follow those photos' split, so a
+    # model trained without them is still scored only on photos it never saw; the training
+    # datasets go first, as they did in training, so they keep their own split
+    samples = sorted(samples, key=lambda s: s.dataset not in trained_on)
+    trained_photos = {s.photo_id for s in samples if s.dataset in trained_on and s.photo_id}
+    unknown = sorted({s.dataset for s in samples if s.dataset not in trained_on and s.photo_id not in trained_photos})
     if unknown:
-        raise DatasetError(f"dataset {unknown[0]!r} was not used to train this model: use --split all for it")
+        raise DatasetError(f"dataset {unknown[0]!r} was not used to train this model, nor are its crops of photos "
+                           f"that were: use --split all for it")
     assignment = split_samples(samples, int(info["seed"]), tuple(info["fractions"]))
     chosen = [s for s, a in zip(samples, assignment) if a == split]
     expected = card["data"].get("counts", {}).get(split, {})

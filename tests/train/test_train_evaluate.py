@@ -16,7 +16,9 @@ from kiosk.vision.preprocessing import crop_face
 from kiosk.camera.synthetic import PORTRAIT_FACE_BOX, place_on_canvas
 from train.metrics import choose_threshold, classification_report, decide, format_report
 
+from kiosk.errors import KioskError
 from tests.helpers import PROJECT_ROOT
+from tests.helpers.crops import write_crops
 CLASSES = [WITH_MASK, WITHOUT_MASK, WITH_INCORRECT_MASK]
 
 
@@ -103,7 +105,32 @@ def test_evaluate_refuses_a_test_split_of_data_the_model_never_saw(portrait_data
     result = _evaluate("--data", str(portrait_dataset), "--model", str(model_dir), "--split", "test", "--out", str(tmp_path))
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
-        "error: dataset 'portraits' was not used to train this model: use --split all for it")
+        "error: dataset 'portraits' was not used to train this model, nor are its crops of photos that were:"
+        " use --split all for it")
+
+
+def test_crops_of_trained_photos_are_scored_on_their_photos_split(tmp_path):
+    """A model trained without door crops is scored on the door crops of its test photos only,
+    whatever order the folders are given in."""
+    from train.dataset import find_samples
+    from train.evaluate import select_split
+    from train.splits import split_samples
+
+    photos = [f"{n:032x}" for n in range(40)]
+    scenes, door = tmp_path / "scenes_crops", tmp_path / "door_crops"
+    for n, photo in enumerate(photos):
+        label = WITH_MASK if n % 2 else WITHOUT_MASK
+        write_crops(scenes / label, [f"{photo}_0.jpg"])
+        write_crops(door / label, [f"{photo}_0_v0.jpg", f"{photo}_0_v1.jpg"])
+    card = {"data": {"folders": [str(scenes)], "split": {"seed": 3, "fractions": [0.7, 0.15, 0.15]}}}
+    trained = find_samples([scenes])
+    test_photos = {s.photo_id for s, a in zip(trained, split_samples(trained, 3)) if a == "test"}
+    chosen = select_split(find_samples([door, scenes]), card, "test")
+    assert {s.photo_id for s in chosen if s.dataset == "door_crops"} == test_photos
+    assert len([s for s in chosen if s.dataset == "door_crops"]) == 2 * len(test_photos) > 0
+    write_crops(door / WITH_MASK, [f"{999:032x}_0_v0.jpg"])  # a photo the model's data never held
+    with pytest.raises(KioskError, match="'door_crops' was not used to train this model"):
+        select_split(find_samples([scenes, door]), card, "test")
 
 
 def test_evaluate_scenes_test_split_matches_the_card(shared_datasets, model_dir, tmp_path):
