@@ -1,7 +1,9 @@
-"""Shared by the window tests that need a screen larger than the session's display."""
+"""Shared by the window tests: Tk garbage freed on the main thread, and a screen larger than the
+session's display."""
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import subprocess
@@ -11,6 +13,16 @@ from pathlib import Path
 import pytest
 
 FULL_HD = (1920, 1080)
+
+
+@pytest.fixture(autouse=True)
+def tk_garbage_freed_here():
+    """Collect after every window test, on the main thread. A destroyed root or widget left in a
+    reference cycle is otherwise freed by whichever thread next triggers a collection, and Tcl
+    aborts the whole process when a worker thread of a later test frees it ("Fatal Python error:
+    Aborted" while garbage-collecting, seen in a full run after the status-bar tests)."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture(scope="session")
