@@ -53,12 +53,16 @@ def draw_surgical_mask(image: np.ndarray, face_box: Box, color: tuple[int, int, 
 
     ``color`` is BGR (default a pale blue). Returns a new image; the input is left untouched.
     Pale, with well-marked pleats: in grayscale the classifier sees only brightness and edges, and
-    the earlier flat light blue was about as bright as the skin around it (the 2026-11-30 model
-    scored that drawing 0.28-0.82 depending on the crop; real masks are what it is judged on).
+    the earlier flat light blue was about as bright as the skin around it (the first 2026-11-30
+    model scored that drawing 0.28-0.82 depending on the crop; real masks are what it is judged on).
     """
     out = image.copy()
     x, y, w, h = face_box
-    top, bottom = y + int(0.50 * h), y + int(1.02 * h)
+    # the top edge over the bridge of the nose, just below the eyes, as a mask is worn properly: an
+    # edge across the middle of the nose (0.50 h, until 2026-11-30) leaves the bridge bare, and a
+    # model trained on real badly worn masks (door crops) rightly doubted it (P(with_mask) 0.37);
+    # the bottom stays under the chin (a bare chin below it was taken for a second, small face)
+    top, bottom = y + int(0.45 * h), y + int(1.02 * h)
     left, right = x + int(0.10 * w), x + int(0.90 * w)
     outline = np.array(
         [
