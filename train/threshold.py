@@ -25,7 +25,7 @@ from kiosk.vision.classifier import MaskClassifier
 from kiosk.errors import KioskError
 from kiosk.logging_setup import setup_logging
 from kiosk.vision.model_spec import DEFAULT_MODEL_DIR, MODEL_CARD_NAME
-from train.dataset import find_samples, label_indices, load_inputs
+from train.dataset import DatasetError, find_samples, label_indices, load_inputs
 from train.evaluate import predict_all, select_split
 from train.metrics import choose_threshold, format_report
 from train.plots import plot_confusions
@@ -35,7 +35,12 @@ from train.training import CONFUSION_PNG, portrait_check, split_report
 def retune(model_dir: Path, max_false_accept: float, command: str) -> dict:
     classifier = MaskClassifier(model_dir)
     card, classes = classifier.card, list(classifier.spec.classes)
-    samples = find_samples([Path(p) for p in card["data"]["folders"]])
+    try:
+        samples = find_samples([Path(p) for p in card["data"]["folders"]])
+    except DatasetError as exc:
+        if card["data"].get("preparation"):  # made before training (door crops): say how
+            raise DatasetError(f"{exc}; the model card's data.preparation says how it was made") from None
+        raise
     scored = {}
     for split in ("val", "test"):
         loaded = load_inputs(select_split(samples, card, split), classifier.spec)

@@ -140,3 +140,22 @@ def test_evaluate_scenes_test_split_matches_the_card(shared_datasets, model_dir,
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["all"]["confusion"] == card["test"]["by_dataset"]["scenes_crops"]["confusion"]
+
+
+def test_retuning_without_a_prepared_folder_says_where_it_came_from(model_dir, tmp_path, capsys):
+    """The shipped model was trained with door crops made before training, outside the project:
+    re-choosing its threshold without them names the folder and points at the card's recipe."""
+    import shutil
+
+    from train import threshold
+
+    model = tmp_path / "model"
+    shutil.copytree(model_dir, model)
+    card = json.loads((model / "model_card.json").read_text())
+    assert card["data"]["preparation"], "the shipped card says how its door crops were made"
+    card["data"]["folders"] = [str(tmp_path / "door_crops")]
+    (model / "model_card.json").write_text(json.dumps(card))
+    assert threshold.main(["--model", str(model), "--max-false-accept", "0.02"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (f"error: dataset folder {tmp_path / 'door_crops'} does not exist;"
+                       " the model card's data.preparation says how it was made")
