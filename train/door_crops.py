@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from kiosk.camera.media import MediaError, read_image
+from kiosk.errors import KioskError
 from kiosk.commands.options import add_pipeline_options, int_at_least, load_command_config
 from kiosk.evaluation.photos import MATCH_IOU
 from kiosk.evaluation.visits import door_view
@@ -90,6 +91,17 @@ def crop_names(crops_dir: Path) -> set[str]:
     return {path.stem for label in KNOWN_CLASSES for path in (Path(crops_dir) / label).glob("*.jpg")}
 
 
+def save_crop(path: Path, crop: np.ndarray) -> None:
+    """Write one crop, its class folder made on first use (an empty class folder is a dataset
+    error for training); a folder or file that cannot be written is one line."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise KioskError(f"cannot create {path.parent}: {exc.strerror}") from None
+    if not cv2.imwrite(str(path), crop, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]):
+        raise KioskError(f"cannot write {path}")
+
+
 def write_door_crops(scenes: Iterable[Scene], detector: FaceDetector, out: Path, margin: float,
                      min_size: int = 40, views: int = 3, seed: int = 0,
                      only: Optional[set[str]] = None) -> CropCounts:
@@ -111,10 +123,8 @@ def write_door_crops(scenes: Iterable[Scene], detector: FaceDetector, out: Path,
         for index, face in faces:
             for k, crop in enumerate(crops_of_face(image, face.box, detector, margin, views, rng)):
                 counts.add(face.label, crop is not None)
-                if crop is not None:  # class folders only for classes found: an empty one is a dataset error
-                    (out / face.label).mkdir(parents=True, exist_ok=True)
-                    path = out / face.label / f"{scene.photo_id}_{index}_v{k}.jpg"
-                    cv2.imwrite(str(path), crop, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+                if crop is not None:
+                    save_crop(out / face.label / f"{scene.photo_id}_{index}_v{k}.jpg", crop)
     return counts
 
 

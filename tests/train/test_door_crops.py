@@ -79,3 +79,11 @@ def test_a_missing_crops_folder_is_a_one_line_error(site, tmp_path, capsys):
     assert door_crops.main([str(site), "--out", str(tmp_path / "o"), "--only-in", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: crops folder") and "nope" in err and "\n" not in err
+
+
+def test_an_output_folder_that_cannot_be_made_is_a_one_line_error(site, tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    assert door_crops.main([str(site), "--out", str(blocker / "crops")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: cannot create {blocker / 'crops'}") and "\n" not in err
