@@ -193,9 +193,6 @@ class BlazeFaceDetector:
     def detect(self, frame: np.ndarray) -> list[Box]:
         return [face.box for face in self.detect_faces(frame)]
 
-    def detect_scored(self, frame: np.ndarray) -> list[tuple[Box, float]]:
-        return [(face.box, face.score) for face in self.detect_faces(frame)]
-
     def detect_faces(self, frame: np.ndarray) -> list["DetectedFace"]:
         """Faces with their confidence and keypoints, after suppression of overlapping boxes.
 
