@@ -74,18 +74,20 @@ def study_rows(sites: Sequence[Path], min_size: int, classifier: MaskClassifier)
     return rows, missed
 
 
+def wrong_and_right(rows: Sequence[GateRow]) -> str:
+    """Per class, how many of ``rows`` the classifier got wrong / right, in the table's columns."""
+    return "".join(f"{sum(not r.right for r in rows if r.label == c):>13} / {sum(r.right for r in rows if r.label == c):<8}"
+                   for c in KNOWN_CLASSES)
+
+
 def format_table(rows: Sequence[GateRow]) -> str:
     header = "gate (no vote when)       " + "".join(f"{label:>24}" for label in KNOWN_CLASSES)
     lines = [header, " " * 26 + "".join(f"{'wrong held / right held':>24}" for _ in KNOWN_CLASSES)]
     for yaw_limit in YAW_LIMITS:
         for eye_limit in EYE_LIMITS:
             held = [r for r in rows if r.yaw > yaw_limit or r.eyes < eye_limit]
-            cells = "".join(f"{sum(not r.right for r in held if r.label == c):>13} / {sum(r.right for r in held if r.label == c):<8}"
-                            for c in KNOWN_CLASSES)
-            lines.append(f"yaw > {yaw_limit:<4} or eyes < {eye_limit:<5}" + cells)
-    totals = "".join(f"{sum(not r.right for r in rows if r.label == c):>13} / {sum(r.right for r in rows if r.label == c):<8}"
-                     for c in KNOWN_CLASSES)
-    lines.append(f"{'all views (wrong / right)':<26}" + totals)
+            lines.append(f"yaw > {yaw_limit:<4} or eyes < {eye_limit:<5}" + wrong_and_right(held))
+    lines.append(f"{'all views (wrong / right)':<26}" + wrong_and_right(rows))
     return "\n".join(lines)
 
 
