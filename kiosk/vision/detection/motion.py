@@ -7,6 +7,10 @@ frame that was scanned, on a small blurred grayscale thumbnail (camera noise ave
 person walking in changes hundreds of its pixels). A change scans at once, so nobody waits for
 the gate; a still picture is rescanned every ``rescan_every`` frames all the same, because a
 detector can miss a face in one frame and find it in the next (Haar often does with masks).
+A frame where the tracker dropped a box a whole-frame scan had just found is not "nobody": on a
+still picture that box comes back at every other scan, and gating it away left a real masked
+visitor (whose face region scans could not confirm) with one sighting every ``rescan_every``
+frames, too few to decide before ``leave_after_s`` (held-out door visits, scenes_b).
 """
 
 from __future__ import annotations
@@ -67,5 +71,6 @@ class MotionGatedDetector:
             return []
         boxes = list(self.inner.detect(frame))
         self.scans += 1
-        self._reference, self._nobody, self._skipped = current, not boxes, 0
+        nobody = not boxes and not getattr(self.inner, "dropped_last_frame", False)
+        self._reference, self._nobody, self._skipped = current, nobody, 0
         return boxes

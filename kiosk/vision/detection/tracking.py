@@ -11,6 +11,8 @@ A box a full scan found but the very next region scan did not is dropped without
 false detections come and go from frame to frame, and rescanning for each one cost the whole
 speed-up (tools.bench, a scene with one such flicker: 4 fps instead of 68). A face that has been
 found again at least once is "confirmed", and losing it still triggers a full scan at once.
+Such a dropped box is still something seen (``dropped_last_frame``): it may be a real face that
+the region view could not confirm, and the next frame scans the whole picture again.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class RegionTrackingDetector:
         self.full_scans = 0
         self.region_scans = 0
         self.dropped_unconfirmed = 0
+        self.dropped_last_frame = False  # the last frame's answer left out a box a full scan had found
 
     def reset(self) -> None:
         """Forget known faces (e.g. a new video or a camera reconnect)."""
@@ -53,6 +56,7 @@ class RegionTrackingDetector:
 
     def detect(self, frame: np.ndarray) -> list[Box]:
         self._since_full_scan += 1
+        self.dropped_last_frame = False
         if self._known and self._since_full_scan < self.full_scan_every:
             found = self._scan_regions(frame)
             if found is not None:
@@ -78,6 +82,7 @@ class RegionTrackingDetector:
                 return None
             else:
                 self.dropped_unconfirmed += 1
+                self.dropped_last_frame = True
         if len(found) > 1:
             keep = non_max_suppression(found, [b[2] * b[3] for b in found])
             if len(keep) < len(found):
