@@ -111,8 +111,17 @@ class DecisionEngine:
         return NO_MASK
 
     def _confident(self, face: FaceResult) -> bool:
-        """A with_mask label already passed the mask threshold; other labels need ``min_score``."""
-        return face.label == WITH_MASK or face.score >= self.cfg.min_score
+        """A with_mask label already passed the mask threshold; a no-mask vote needs ``min_score``.
+
+        When a badly worn mask counts as no mask, every class but with_mask is a reason to deny,
+        so the no-mask confidence is 1 - P(with_mask): a bare face the model split between
+        without_mask 0.5 and with_incorrect_mask 0.5 is sure not to wear a mask right, and was
+        left "uncertain" when each label had to reach ``min_score`` alone (held-out door visits)."""
+        if face.label == WITH_MASK:
+            return True
+        if self.category_of(face.label) == NO_MASK and self.cfg.incorrect_mask_is == "no_mask":
+            return 1.0 - face.mask_probability >= self.cfg.min_score
+        return face.score >= self.cfg.min_score
 
     def _vote(self, results: Sequence[FaceResult], frame: Optional[np.ndarray]) -> _Vote:
         face = deciding_face(results)

@@ -88,6 +88,18 @@ def test_low_confidence_frames_do_not_vote():
     assert len(clock.events) == 1
 
 
+def test_a_face_split_between_the_no_mask_classes_is_denied_not_uncertain():
+    """Neither without_mask nor with_incorrect_mask reaches min_score alone, but P(with_mask) is
+    nearly 0: the face is confidently not masked right."""
+    split = FaceResult(box=BOX, label="without_mask", score=0.5, mask_probability=0.02)
+    clock = Clock(engine(min_score=0.6, decide_within_s=2.0))
+    assert clock.run(1, [split]) == DecisionState.DENIED
+    assert [e.decision for e in clock.events] == ["denied"]
+    # where a badly worn mask counts as a mask, the split is a real doubt between deny and grant
+    clock = Clock(engine(min_score=0.6, decide_within_s=2.0, incorrect_mask_is="mask"))
+    assert clock.run(3, [split]) == DecisionState.UNCERTAIN
+
+
 def test_majority_needs_min_votes_within_the_window():
     eng = engine(window_frames=5, min_votes=3)
     labels = ["with_mask", "without_mask", "with_mask", "without_mask"]  # 2 vs 2: no majority yet
