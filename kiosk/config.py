@@ -232,6 +232,8 @@ class DecisionSection:
                                      "A visitor without a confident majority by then is denied as uncertain (fail safe)")
     hold_s: float = setting(3.0, number_range(0.0, 600), "How long a decision stays on screen at least")
     leave_after_s: float = setting(1.0, number_range(0.1, 60), "No face for this long means the person left")
+    presence_share: float = setting(0.15, number_range(0.0, 1.0),
+                                    "Share of the picture that must differ from the empty doorway for someone whose face is not found to count as a visitor (denied as uncertain, label no_face); 0 = only faces count")
     no_mask_policy: str = setting("hard", one_of("hard", "soft"), "hard: deny without mask; soft: allow and log")
     incorrect_mask_is: str = setting("no_mask", one_of("no_mask", "mask"), "How a badly worn mask counts")
 

@@ -91,6 +91,20 @@ def masked_portrait() -> np.ndarray:
     return draw_surgical_mask(load_portrait(), PORTRAIT_FACE_BOX)
 
 
+def hide_face(image: np.ndarray, face_box: Box = PORTRAIT_FACE_BOX) -> np.ndarray:
+    """The head seen from behind: the face's oval covered by dark, streaky hair. A person at the
+    door whose face no detector can find (turned away, hidden), for the presence tests."""
+    out = image.copy()
+    x, y, w, h = face_box
+    hair = np.zeros_like(out)
+    streaks = np.random.default_rng(0).normal(0, 18, (1, out.shape[1], 1))  # vertical strands
+    hair[:] = np.clip(np.array([30, 40, 55], np.float32) + streaks, 0, 255).astype(np.uint8)
+    oval = np.zeros(out.shape[:2], np.uint8)
+    cv2.ellipse(oval, (x + w // 2, y + h // 2), (int(0.62 * w), int(0.72 * h)), 0, 0, 360, 255, -1)
+    out[oval > 0] = hair[oval > 0]
+    return out
+
+
 def place_on_canvas(image: np.ndarray, size: tuple[int, int] = (640, 480), scale: float = 0.8,
                     offset: tuple[int, int] = (0, 0), background: int = 90) -> tuple[np.ndarray, float, tuple[int, int]]:
     """Put a scaled copy of ``image`` on a plain frame of ``size`` (w, h).

@@ -8,7 +8,9 @@ on) or leaves and someone else arrives. Standing denied for a minute is still on
 Fail safe: a visitor who has no confident majority within ``decide_within_s`` of arriving is
 denied as UNCERTAIN (door closed, recorded, alerted if configured); a confident verdict later in
 the same visit (a mask put on properly) still decides. While checking, ``hint`` says what would
-help: look at the camera, or adjust the mask.
+help: look at the camera, or adjust the mask. Someone in view whose face is not found at all
+(``present``, from ``kiosk.door.presence``) is a visitor too: asked to look at the camera, and
+denied as UNCERTAIN with the label ``no_face`` if no face decides in time.
 
 Pure logic: time is passed in (``now`` in seconds on any monotonic clock), so the engine is
 unit-tested without sleeping and replays a video file by its own timestamps.
@@ -33,6 +35,7 @@ NO_MASK = "no_mask"
 UNCERTAIN = "uncertain"
 HINT_LOOK = "look_at_camera"  # no confident vote yet: a turned head, an ear, motion blur
 HINT_ADJUST = "adjust_mask"  # the newest votes see a badly worn mask
+NO_FACE = "no_face"  # the label of an uncertain decision on someone whose face was never found
 SOFT_POLICY_NOTE = "soft policy: allowed without mask"
 
 
@@ -93,7 +96,8 @@ class DecisionEngine:
         self._event_time = event_time
         self._window: deque[_Vote] = deque(maxlen=cfg.window_frames)
         self._present = False  # a person is in front of the kiosk (current episode)
-        self._last_face_at: Optional[float] = None
+        self._last_seen_at: Optional[float] = None  # a face, or someone in view (``present``)
+        self._last_frame: Optional[np.ndarray] = None  # evidence for a decision without a face
         self._episode_verdict: Optional[str] = None  # MASK / NO_MASK / UNCERTAIN decided in this episode
         self._episode_started_at = 0.0
         self._shown: Optional[DecisionState] = None  # last decision shown, kept for ``hold_s``
@@ -162,8 +166,11 @@ class DecisionEngine:
         self._present = False
         self._window.clear()
         self._episode_verdict = None
+        self._last_frame = None
 
     def _decide(self, verdict: str, now: float) -> DecisionEvent:
+        if verdict == UNCERTAIN and not self._window:  # someone in view, no face ever found
+            return self._decide_faceless(now)
         if verdict == UNCERTAIN:
             evidence = self._window[-1]
             self._shown = DecisionState.UNCERTAIN
@@ -188,6 +195,14 @@ class DecisionEngine:
             source=self.source_kind,
         )
 
+    def _decide_faceless(self, now: float) -> DecisionEvent:
+        self._shown = DecisionState.UNCERTAIN
+        self._episode_verdict = UNCERTAIN
+        self._decided_at = now
+        return DecisionEvent(time=self._event_time(now), kiosk_id=self.kiosk_id, decision=self._shown.value,
+                             label=NO_FACE, score=0.0, faces=0, box=None, frame=self._last_frame,
+                             source=self.source_kind)
+
     def source_lost(self) -> DecisionStep:
         """The picture stopped (the source ended, froze or went offline): nobody can be seen, so
         the episode and any decision held for ``hold_s`` end now. A stale GRANTED must never stay
@@ -198,14 +213,17 @@ class DecisionEngine:
         return DecisionStep(self.state)
 
     def update(self, results: Sequence[FaceResult], now: float,
-               frame: Optional[np.ndarray] = None) -> DecisionStep:
-        """Feed one analysed frame (or no frame: ``results=[]`` while the camera is away)."""
-        if results:
+               frame: Optional[np.ndarray] = None, present: bool = False) -> DecisionStep:
+        """Feed one analysed frame (or no frame: ``results=[]`` while the camera is away).
+        ``present``: someone is in view even though no face was found in this frame."""
+        if results or present:
             if not self._present:
                 self._start_episode(now)
-            self._last_face_at = now
-            self._window.append(self._vote(results, frame))
-        elif self._present and self._last_face_at is not None and now - self._last_face_at >= self.cfg.leave_after_s:
+            self._last_seen_at = now
+            self._last_frame = frame
+            if results:
+                self._window.append(self._vote(results, frame))
+        elif self._present and self._last_seen_at is not None and now - self._last_seen_at >= self.cfg.leave_after_s:
             self._end_episode()
 
         event = None
@@ -213,7 +231,7 @@ class DecisionEngine:
             verdict = self._verdict()
             if verdict is not None and verdict != self._episode_verdict:
                 event = self._decide(verdict, now)
-            elif (verdict is None and self._episode_verdict is None and self._window
+            elif (verdict is None and self._episode_verdict is None
                   and now - self._episode_started_at >= self.cfg.decide_within_s):
                 event = self._decide(UNCERTAIN, now)  # fail safe: no confident majority in time
 
@@ -225,5 +243,5 @@ class DecisionEngine:
             self.state = DecisionState.CHECKING
         else:
             self.state = DecisionState.WAITING
-        hint = self._hint() if self.state == DecisionState.CHECKING and self._window else ""
+        hint = self._hint() if self.state == DecisionState.CHECKING else ""
         return DecisionStep(self.state, event, hint)

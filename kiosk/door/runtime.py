@@ -29,6 +29,7 @@ from kiosk.camera.capture import CapturedFrame, CaptureThread, LatestSlot, Sourc
 from kiosk.config import Config
 from kiosk.door.decision import DecisionEngine, DecisionState, media_clock, wall_clock
 from kiosk.door.health import UP_STATES, HealthReport, HealthWatchdog
+from kiosk.door.presence import PresenceMeter
 from kiosk.door.rate_meter import RateMeter
 from kiosk.vision.pipeline import FrameAnalyzer
 from kiosk.records import DecisionEvent, DecisionSink, FaceResult
@@ -98,6 +99,8 @@ class KioskRuntime:
         self.media_origin = datetime.now().astimezone()
         event_time = media_clock(self.media_origin) if self.media_clock else wall_clock
         self.engine = DecisionEngine(cfg.decision, cfg.kiosk.id, event_time=event_time, source_kind=source.kind)
+        share = cfg.decision.presence_share
+        self.presence: Optional[PresenceMeter] = PresenceMeter(share) if share > 0 else None
         self.health = HealthWatchdog(cfg.camera.alert_offline_after_s, on_health or (lambda what, note: None),
                                      source.label)
         self.model_name = f"{analyzer.classifier.name} · {analyzer.detector.name}"
@@ -168,8 +171,12 @@ class KioskRuntime:
 
     def _analyse(self, item: CapturedFrame) -> None:
         started = time.monotonic()
+        now = item.timestamp if self.media_clock else time.monotonic()
+        present = False
         try:
             results = self.analyzer.analyze(item.image)
+            if self.presence is not None:
+                present = self.presence.update(item.image, bool(results), now)
         except Exception as exc:  # one bad frame never stops the kiosk
             self.analysis_errors += 1
             if self.analysis_errors in (1, 10, 100) or self.analysis_errors % 1000 == 0:
@@ -178,8 +185,7 @@ class KioskRuntime:
             self.health.analysis(False, time.monotonic(), f"{type(exc).__name__}: {exc}")
         else:
             self.health.analysis(True, time.monotonic())
-        now = item.timestamp if self.media_clock else time.monotonic()
-        step = self.engine.update(results, now, frame=item.image)
+        step = self.engine.update(results, now, frame=item.image, present=present)
         if step.event is not None:
             self.decisions += 1
             self._deliver(step.event)

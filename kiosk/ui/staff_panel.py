@@ -25,6 +25,7 @@ from typing import Optional
 import numpy as np
 from PIL import ImageTk
 
+from kiosk.door.decision import NO_FACE
 from kiosk.records import DecisionEvent
 from kiosk.ui.images import bgr_to_pil, fit_size, scale_bgr
 from kiosk.vision.annotate import LABEL_TEXTS
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 STAFF_DISPLAYS = ("panel", "window", "off")
 MAX_DENIALS = 50  # the newest kept in the list; every one of them is in the event log anyway
 FACE_MARGIN = 0.35  # context around the face box, as a fraction of its size
+NO_FACE_TEXT = "No face seen"
 FACE_KEEP_PX = 160  # the crop kept per denial (longest side); thumbnails are scaled from it
 PANEL_SHARE = 0.25  # of the window's width, in panel mode ...
 PANEL_MIN_PX, PANEL_MAX_PX = 200, 440  # ... within these bounds
@@ -51,14 +53,18 @@ PLACEHOLDER_BG = "#455a64"
 
 
 def face_crop(event: DecisionEvent, keep_px: int = FACE_KEEP_PX) -> Optional[np.ndarray]:
-    """The deciding face with some context, at most ``keep_px`` on its longest side; None when
-    the event carries no frame or no face box (nothing to show)."""
-    if event.frame is None or event.box is None:
+    """The deciding face with some context, at most ``keep_px`` on its longest side; the whole
+    picture for someone whose face was not found (staff see who stood there); None when the
+    event carries no frame (nothing to show)."""
+    if event.frame is None:
         return None
-    try:
-        face = crop_face(event.frame, event.box, FACE_MARGIN)
-    except ValueError:  # the box lies outside the frame
-        return None
+    if event.box is None:
+        face = event.frame
+    else:
+        try:
+            face = crop_face(event.frame, event.box, FACE_MARGIN)
+        except ValueError:  # the box lies outside the frame
+            return None
     if face.ndim == 2:
         face = np.repeat(face[:, :, None], 3, axis=2)
     h, w = face.shape[:2]
@@ -78,7 +84,9 @@ def square_thumbnail(face: np.ndarray, px: int, background: str = PANEL_BG) -> n
 
 
 def label_summary(label: str, score: float) -> str:
-    """E.g. "No Mask 99%" (the same words as the box captions)."""
+    """E.g. "No Mask 99%" (the same words as the box captions); "No face seen" has no score."""
+    if label == NO_FACE:
+        return NO_FACE_TEXT
     return f"{LABEL_TEXTS.get(label, label.replace('_', ' '))} {score * 100:.0f}%"
 
 

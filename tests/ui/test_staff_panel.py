@@ -15,6 +15,7 @@ from tests.helpers.ui import kiosk, pump, screenshot, toplevels, xdotool  # noqa
 
 from kiosk.camera.synthetic import load_portrait, place_on_canvas
 from kiosk.camera.video_io import VideoWriter
+from kiosk.door.decision import NO_FACE
 from kiosk.records import DecisionEvent
 from kiosk.ui.staff_panel import MAX_DENIALS, face_crop, square_thumbnail
 from tools.measure_window import CLEAN_FPS, door_frame
@@ -128,6 +129,19 @@ def test_privacy_mode_lists_denials_without_faces(kiosk):
     pixels = np.asarray(row.photo.get(row.photo.width() // 2, row.photo.height() // 2))
     assert tuple(int(v) for v in pixels) == (0x45, 0x5a, 0x64)  # a plain square, nobody's face
     assert "UNCERTAIN" in row.text_label.cget("text")
+
+
+def test_a_visitor_whose_face_was_not_found_is_listed_with_the_whole_picture(kiosk):
+    window = kiosk("demo")
+    picture = door_frame("faceless")
+    window.handle_decision(DecisionEvent(time=datetime(2026, 11, 30, 9, 15).astimezone(), kiosk_id="front-door",
+                                         decision="uncertain", label=NO_FACE, score=0.0, faces=0, frame=picture))
+    window.root.update()
+    row = window.staff.row(0)
+    assert row.text_label.cget("text").splitlines()[-1] == "No face seen"  # no made-up score
+    assert row.photo is not None and row.thumbnail.cget("text") == ""
+    face = window.staff.denials[0].face
+    assert face is not None and face.shape[1] / face.shape[0] == pytest.approx(640 / 480, abs=0.02)  # the whole view
 
 
 def test_staff_display_window_lists_denials_in_a_window_of_its_own(kiosk):

@@ -1,0 +1,137 @@
+"""Someone at the door whose face is not found: the presence meter sees them, the decision engine
+denies them as uncertain in time, and the whole kiosk records it; an empty doorway whose light
+changes, or a blank picture, is nobody."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+
+import numpy as np
+import pytest
+
+from kiosk.camera.synthetic import camera_noise, hide_face, load_portrait
+from kiosk.config import DecisionSection
+from kiosk.door.decision import HINT_LOOK, NO_FACE, DecisionEngine, DecisionState
+from kiosk.door.presence import PresenceMeter
+from tests.door.test_decision import ORIGIN, media_clock
+from tests.helpers import PROJECT_ROOT
+from tests.helpers.cli import main_command
+from tools.bench import compose_scene, textured_background
+
+FPS = 10
+
+
+def frames_of(picture: np.ndarray, seconds: float, rng: np.random.Generator):
+    return [camera_noise(picture, rng) for _ in range(round(seconds * FPS))]
+
+
+def presence_over(meter: PresenceMeter, frames, start_s: float = 0.0, faces_found: bool = False) -> list[bool]:
+    return [meter.update(frame, faces_found, start_s + i / FPS) for i, frame in enumerate(frames)]
+
+
+@pytest.fixture()
+def doorway():
+    return textured_background(), np.random.default_rng(0)
+
+
+def test_an_empty_doorway_with_camera_noise_and_changing_light_is_nobody(doorway):
+    empty, rng = doorway
+    meter = PresenceMeter(0.15)
+    assert not any(presence_over(meter, frames_of(empty, 3, rng)))
+    brighter = np.clip(empty.astype(np.int16) + 40, 0, 255).astype(np.uint8)  # the lights come on
+    assert not any(presence_over(meter, frames_of(brighter, 3, rng), 3.0))
+    blank = np.full_like(empty, 200)  # a camera glare: a blank picture has nobody in it
+    assert not any(presence_over(meter, frames_of(blank, 1, rng), 6.0))
+
+
+def test_a_person_whose_face_is_hidden_is_someone_until_they_leave(doorway):
+    empty, rng = doorway
+    meter = PresenceMeter(0.15)
+    presence_over(meter, frames_of(empty, 1, rng))
+    person = compose_scene([(hide_face(load_portrait()), 0.75, (0, 0))])
+    assert all(presence_over(meter, frames_of(person, 3, rng), 1.0))
+    assert not any(presence_over(meter, frames_of(empty, 1, rng), 4.0))
+    # a small figure far behind in the corridor is not someone at the kiosk
+    passer_by = compose_scene([(load_portrait(), 0.15, (250, -150))])
+    assert not any(presence_over(meter, frames_of(passer_by, 2, rng), 5.0))
+
+
+def test_a_lasting_change_without_a_face_is_learnt_as_the_new_doorway_and_leaves_no_ghost(doorway):
+    empty, rng = doorway
+    meter = PresenceMeter(0.15, relearn_after_s=5.0)
+    presence_over(meter, frames_of(empty, 1, rng))
+    cupboard = empty.copy()
+    cupboard[100:460, 150:450] = (60, 90, 120)  # a cupboard pushed into view
+    cupboard[100:460, 298:302] = 20
+    seen = presence_over(meter, frames_of(cupboard, 8, rng), 1.0)
+    assert all(seen[:49]) and not any(seen[51:])  # someone for 5 s, then the cupboard is the doorway
+    assert meter.relearned == 1
+    assert not any(presence_over(meter, frames_of(empty, 2, rng), 9.0))  # taken away: nobody either
+
+
+def test_frames_with_a_face_never_teach_the_doorway(doorway):
+    empty, rng = doorway
+    meter = PresenceMeter(0.15, relearn_after_s=1.0)
+    presence_over(meter, frames_of(empty, 1, rng))
+    person = compose_scene([(load_portrait(), 0.75, (0, 0))])
+    assert all(presence_over(meter, frames_of(person, 5, rng), 1.0, faces_found=True))
+    # the face turns away after 5 s: still someone (not learnt while the face was seen)
+    assert meter.update(camera_noise(person, rng), False, 6.0)
+
+
+def test_a_faceless_visitor_is_asked_to_look_then_denied_as_uncertain_within_decide_within_s():
+    engine = DecisionEngine(DecisionSection(decide_within_s=2.0), "test-door", event_time=media_clock(ORIGIN))
+    frame = np.zeros((4, 4, 3), np.uint8)
+    t, steps = 0.0, []
+    while t < 3.0:
+        steps.append(engine.update([], t, frame=frame, present=True))
+        t += 1 / FPS
+    assert steps[0].state == DecisionState.CHECKING and steps[0].hint == HINT_LOOK
+    events = [s.event for s in steps if s.event is not None]
+    assert len(events) == 1
+    event = events[0]
+    assert (event.decision, event.label, event.faces, event.box) == ("uncertain", NO_FACE, 0, None)
+    assert event.frame is frame and 2.0 <= (event.time - ORIGIN).total_seconds() < 2.0 + 1.5 / FPS
+    assert engine.state == DecisionState.UNCERTAIN
+    # nobody in view for leave_after_s: the episode is over, nothing more is decided
+    for _ in range(round(5 * FPS)):
+        assert engine.update([], t).event is None
+        t += 1 / FPS
+    assert engine.state == DecisionState.WAITING
+
+
+def test_without_presence_nobody_is_decided_on():
+    engine = DecisionEngine(DecisionSection(decide_within_s=2.0), "test-door", event_time=media_clock(ORIGIN))
+    assert all(engine.update([], i / FPS).event is None for i in range(round(5 * FPS)))
+    assert engine.state == DecisionState.WAITING
+
+
+@pytest.mark.parametrize("presence_share, expected", [(0.15, ["uncertain"]), (0.0, [])])
+def test_the_kiosk_records_a_visitor_it_cannot_see_the_face_of(tmp_path, model_dir, presence_share, expected):
+    """End to end on a video OpenCV wrote: 1 s of empty doorway, 4 s of a person whose face is
+    hidden. The kiosk denies them as uncertain (label no_face) and records it; with presence
+    turned off ([decision] presence_share = 0) it decides nothing, as before."""
+    from kiosk.camera.video_io import VideoWriter
+    from tools.measure_window import door_frame, sway
+
+    with VideoWriter(tmp_path / "turned_away.mp4", fps=FPS) as writer:
+        for _ in range(FPS):
+            writer.write(door_frame("empty", (320, 240), 0.5))
+        person = door_frame("faceless", (320, 240), 0.5)
+        for i in range(4 * FPS):
+            writer.write(sway(person, i))
+    config = tmp_path / "kiosk.toml"
+    config.write_text(f'[storage]\ndatabase = "{tmp_path / "events.sqlite3"}"\nsnapshots = "{tmp_path / "snaps"}"\n'
+                      f"[decision]\npresence_share = {presence_share}\n", encoding="utf-8")
+    done = subprocess.run(main_command("run", "--headless", "--source", str(writer.path), "--config", str(config),
+                                       "--model", str(model_dir)),
+                          capture_output=True, text=True, timeout=240, cwd=PROJECT_ROOT)
+    assert done.returncode == 0, done.stderr
+    events = subprocess.run(main_command("events", "--all", "--csv", "--config", str(config)),
+                            capture_output=True, text=True, timeout=60, cwd=PROJECT_ROOT)
+    rows = list(csv.DictReader(io.StringIO(events.stdout)))
+    assert [row["decision"] for row in rows] == expected, done.stdout + done.stderr
+    for row in rows:
+        assert row["label"] == NO_FACE and row["faces"] == "0"
