@@ -5,7 +5,9 @@ face about a third of the view's width, as a person a metre from the camera) and
 played through the kiosk's own runtime, detector, classifier and decision engine, as the image
 folder source shows them: each view for a few seconds, then an empty frame, so each one is one
 visitor. A visit ends granted, denied, uncertain (no confident decision in time: denied) or with
-no decision at all (no face found), and the time from arrival to the first decision is kept.
+no decision at all, and the time from arrival to the first decision is kept. Visits whose face
+the detector never found are counted too (the kiosk denies them as uncertain, label ``no_face``,
+when it sees someone there): that share is what the detector costs.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy as np
 from kiosk.camera.media import DEFAULT_MAX_IMAGE_PIXELS, MediaError, read_image
 from kiosk.camera.sources import ImageFolderSource
 from kiosk.config import Config
+from kiosk.door.decision import NO_FACE
 from kiosk.door.runtime import KioskRuntime
 from kiosk.evaluation.photos import format_share
 from kiosk.evaluation.voc import AnnotatedFace, Scene
@@ -55,6 +58,7 @@ class VisitOutcome:
     visit: Visit
     outcome: str  # one of OUTCOMES
     seconds_to_decision: Optional[float]  # from the visitor's arrival to the first decision
+    face_found: bool = True  # a decision of the visit was made on a face (not only "no face seen")
 
 
 def door_view(image: np.ndarray, box: Box, size: tuple[int, int] = VIEW_SIZE,
@@ -118,10 +122,11 @@ def visit_outcome(visit: Visit, events: Sequence[DecisionEvent], arrived_s: floa
                   seconds_of: Callable[[DecisionEvent], float]) -> VisitOutcome:
     """A grant anywhere in the visit lets the visitor in; else the first denial or uncertain counts."""
     if not events:
-        return VisitOutcome(visit, "no_decision", None)
+        return VisitOutcome(visit, "no_decision", None, face_found=False)
     kinds = [e.decision for e in events]
     outcome = "granted" if "granted" in kinds else ("denied" if "denied" in kinds else "uncertain")
-    return VisitOutcome(visit, outcome, round(seconds_of(events[0]) - arrived_s, 3))
+    return VisitOutcome(visit, outcome, round(seconds_of(events[0]) - arrived_s, 3),
+                        face_found=any(e.label != NO_FACE for e in events))
 
 
 def play_visits(cfg: Config, folder: Path, visits: Sequence[Visit]) -> list[VisitOutcome]:
@@ -168,6 +173,7 @@ def summarize_visits(outcomes: Sequence[VisitOutcome]) -> dict:
         times = sorted(o.seconds_to_decision for o in mine if o.seconds_to_decision is not None)
         figures: dict = {"visits": len(mine)}
         figures.update({name: _share(sum(o.outcome == name for o in mine), len(mine)) for name in OUTCOMES})
+        figures["face_not_found"] = _share(sum(not o.face_found for o in mine), len(mine))
         figures["seconds_to_decision"] = {
             "median": round(statistics.median(times), 2) if times else None,
             "p95": round(times[min(len(times) - 1, int(0.95 * len(times)))], 2) if times else None,
@@ -184,12 +190,13 @@ def format_visits(title: str, summary: dict) -> str:
     total = summary["all_visitors"]
     lines = [f"== {title}: {total['visits']} door visits, {format_share(total['no_decision']).strip()} without a decision =="]
     lines.append(f"  {'class':<20} {'visits':>6} {'granted':>8} {'denied':>8} {'uncertain':>9} {'no decision':>11}"
-                 f" {'to decision s (median / p95)':>29}")
+                 f" {'face not found':>14} {'to decision s (median / p95)':>29}")
     for label in KNOWN_CLASSES:
         fig = summary[label]
         times = fig["seconds_to_decision"]
         lines.append(f"  {label:<20} {fig['visits']:>6} {format_share(fig['granted']):>8} {format_share(fig['denied']):>8}"
                      f" {format_share(fig['uncertain']):>9} {format_share(fig['no_decision']):>11}"
+                     f" {format_share(fig['face_not_found']):>14}"
                      f" {str(times['median']):>15} / {times['p95']}")
     return "\n".join(lines)
 
