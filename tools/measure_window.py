@@ -57,13 +57,12 @@ TENSORFLOW_LIBRARY_HINT = "tensorflow"
 
 def door_frame(kind: str, size: tuple[int, int] = (640, 480), scale: float = 0.75) -> np.ndarray:
     """One frame of a clean door scene: ``"empty"``, ``"unmasked"`` or ``"masked"`` (the portrait),
-    or ``"faceless"``: the portrait with its face hidden by hair, a visitor turned away whose face
-    no detector can find."""
-    from kiosk.camera.synthetic import hide_face, load_portrait, masked_portrait, place_on_canvas
+    or ``"faceless"``: a person carrying a parcel before the face, whose face no detector can find."""
+    from kiosk.camera.synthetic import load_portrait, masked_portrait, person_behind_a_parcel, place_on_canvas
 
     if kind == "empty":
         return np.full((size[1], size[0], 3), 90, np.uint8)
-    person = {"masked": masked_portrait, "faceless": lambda: hide_face(load_portrait())}.get(kind, load_portrait)()
+    person = {"masked": masked_portrait, "faceless": person_behind_a_parcel}.get(kind, load_portrait)()
     frame, _, _ = place_on_canvas(person, size, scale=scale)
     return frame
 

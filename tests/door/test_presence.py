@@ -11,7 +11,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from kiosk.camera.synthetic import camera_noise, hide_face, load_portrait
+from kiosk.camera.synthetic import camera_noise, load_portrait, person_behind_a_parcel
 from kiosk.config import DecisionSection
 from kiosk.door.decision import HINT_LOOK, NO_FACE, DecisionEngine, DecisionState
 from kiosk.door.presence import PresenceMeter
@@ -50,7 +50,7 @@ def test_a_person_whose_face_is_hidden_is_someone_until_they_leave(doorway):
     empty, rng = doorway
     meter = PresenceMeter(0.15)
     presence_over(meter, frames_of(empty, 1, rng))
-    person = compose_scene([(hide_face(load_portrait()), 0.75, (0, 0))])
+    person = compose_scene([(person_behind_a_parcel(), 0.75, (0, 0))])
     assert all(presence_over(meter, frames_of(person, 3, rng), 1.0))
     assert not any(presence_over(meter, frames_of(empty, 1, rng), 4.0))
     # a small figure far behind in the corridor is not someone at the kiosk
@@ -111,12 +111,12 @@ def test_without_presence_nobody_is_decided_on():
 @pytest.mark.parametrize("presence_share, expected", [(0.15, ["uncertain"]), (0.0, [])])
 def test_the_kiosk_records_a_visitor_it_cannot_see_the_face_of(tmp_path, model_dir, presence_share, expected):
     """End to end on a video OpenCV wrote: 1 s of empty doorway, 4 s of a person whose face is
-    hidden. The kiosk denies them as uncertain (label no_face) and records it; with presence
-    turned off ([decision] presence_share = 0) it decides nothing, as before."""
+    hidden behind a parcel. The kiosk denies them as uncertain (label no_face) and records it;
+    with presence turned off ([decision] presence_share = 0) it decides nothing, as before."""
     from kiosk.camera.video_io import VideoWriter
     from tools.measure_window import door_frame, sway
 
-    with VideoWriter(tmp_path / "turned_away.mp4", fps=FPS) as writer:
+    with VideoWriter(tmp_path / "parcel.mp4", fps=FPS) as writer:
         for _ in range(FPS):
             writer.write(door_frame("empty", (320, 240), 0.5))
         person = door_frame("faceless", (320, 240), 0.5)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from kiosk import cli
-from kiosk.camera.synthetic import PORTRAIT_FACE_BOX, hide_face
+from kiosk.camera.synthetic import PORTRAIT_FACE_BOX, person_behind_a_parcel
 from kiosk.evaluation.voc import AnnotatedFace
 from kiosk.evaluation.visits import FACE_SHARE, VIEW_SIZE, door_view
 from kiosk.vision.detection.boxes import iou
@@ -54,14 +54,14 @@ def test_visits_give_the_known_answers_per_class(scenes, model_at_half, capsys):
 
 def test_a_visitor_whose_face_is_never_found_is_uncertain_and_counted_as_not_found(tmp_path, masked_portrait,
                                                                                     model_at_half, capsys):
-    """A masked visitor turned away (the face hidden by hair): someone is at the door, the kiosk
+    """A masked visitor whose face is hidden behind a parcel: someone is at the door, the kiosk
     denies them as uncertain in time, and the report says the face was never found."""
     add_photo(tmp_path, "masked", masked_portrait, [AnnotatedFace("with_mask", PORTRAIT_FACE_BOX)])
-    add_photo(tmp_path, "turned", hide_face(masked_portrait), [AnnotatedFace("with_mask", PORTRAIT_FACE_BOX)])
+    add_photo(tmp_path, "parcel", person_behind_a_parcel(), [AnnotatedFace("with_mask", PORTRAIT_FACE_BOX)])
     masked = visits_json(capsys, str(tmp_path), "--model", str(model_at_half), "--photos", "all")["sets"]["all"]["with_mask"]
     assert (masked["visits"], masked["granted"], masked["uncertain"], masked["no_decision"]) == (2, 0.5, 0.5, 0.0)
     assert masked["face_not_found"] == 0.5
-    assert masked["seconds_to_decision"]["max"] == pytest.approx(2.0, abs=0.11)  # the turned one: at decide_within_s
+    assert masked["seconds_to_decision"]["max"] == pytest.approx(2.0, abs=0.11)  # the parcel: at decide_within_s
     assert cli.main(["evaluate", "--visits", str(tmp_path), "--model", str(model_at_half)]) == 0
     assert "face not found" in capsys.readouterr().out
 

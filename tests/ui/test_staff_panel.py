@@ -18,7 +18,7 @@ from kiosk.camera.video_io import VideoWriter
 from kiosk.door.decision import NO_FACE
 from kiosk.records import DecisionEvent
 from kiosk.ui.staff_panel import MAX_DENIALS, face_crop, square_thumbnail
-from tools.measure_window import CLEAN_FPS, door_frame
+from tools.measure_window import CLEAN_FPS, door_frame, write_door_video
 
 STRANGERS_DEADLINE_S = 20.0
 
@@ -131,17 +131,24 @@ def test_privacy_mode_lists_denials_without_faces(kiosk):
     assert "UNCERTAIN" in row.text_label.cget("text")
 
 
-def test_a_visitor_whose_face_was_not_found_is_listed_with_the_whole_picture(kiosk):
-    window = kiosk("demo")
-    picture = door_frame("faceless")
-    window.handle_decision(DecisionEvent(time=datetime(2026, 11, 30, 9, 15).astimezone(), kiosk_id="front-door",
-                                         decision="uncertain", label=NO_FACE, score=0.0, faces=0, frame=picture))
-    window.root.update()
-    row = window.staff.row(0)
+def test_a_visitor_whose_face_is_never_found_is_asked_to_look_then_listed_as_no_face_seen(kiosk, tmp_path,
+                                                                                          artifacts_dir):
+    """A person carrying a parcel before the face (a video OpenCV wrote): the banner asks them to
+    look at the camera, then says the mask was not confirmed, and the staff see the whole picture."""
+    video = write_door_video(tmp_path / "parcel.mp4", [("empty", 1.0), ("faceless", 6.0)], swaying=True)
+    window = kiosk(str(video), **{"camera.loop": False})
+    root, panel = window.root, window.staff
+    seen = []
+    assert pump(root, lambda: window.banner.state == "uncertain", 15.0,
+                every=lambda: seen.append(window.banner.text)), window.banner.text
+    assert any("Please look at the camera" in text for text in seen), set(seen)  # asked first, while checking
+    root.update()
+    assert [d.decision for d in panel.denials] == ["uncertain"] and panel.denials[0].label == NO_FACE
+    row = panel.row(0)
     assert row.text_label.cget("text").splitlines()[-1] == "No face seen"  # no made-up score
-    assert row.photo is not None and row.thumbnail.cget("text") == ""
-    face = window.staff.denials[0].face
+    face = panel.denials[0].face
     assert face is not None and face.shape[1] / face.shape[0] == pytest.approx(640 / 480, abs=0.02)  # the whole view
+    screenshot(artifacts_dir / "kiosk_no_face_seen.png")
 
 
 def test_staff_display_window_lists_denials_in_a_window_of_its_own(kiosk):
