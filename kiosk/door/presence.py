@@ -10,11 +10,17 @@ fails safe and denies that visitor as uncertain within ``decide_within_s`` (labe
 Each thumbnail is levelled (its median taken off) first: the lights or the camera's exposure
 changing the whole picture at once is not a person, and neither is a blank picture.
 
-The empty doorway is learnt from frames with no face and nobody present, slowly, so daylight that
-drifts follows. A picture that has differed without any face for ``relearn_after_s`` (a chair moved,
-the lights switched on) becomes the new empty doorway: one uncertain event, not one a minute. The
-old one is kept, and taken back when the picture returns to it, so a faceless visitor who stood
-long enough to be learnt does not leave a "ghost" behind.
+The empty doorway is learnt
+- from the first picture without a face (a kiosk is usually switched on at an empty door);
+- again whenever a face has left and the picture has then been still for ``SETTLE_S``: what is
+  left is the doorway (this also mends a wrong first picture: a kiosk replaying door visits,
+  started with a visitor in view whose face Haar did not find, learnt that visitor and then saw
+  "someone" in every empty frame, one endless visit);
+- slowly, from frames with nobody in view, so daylight that drifts follows;
+- from a picture that has differed without any face for ``relearn_after_s`` (a chair moved, the
+  lights switched on): one uncertain event, not one a minute. The old doorway is kept and taken
+  back when the picture returns to it, so a faceless visitor who stood long enough to be learnt
+  leaves no "ghost" behind.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from kiosk.vision.detection.motion import thumbnail
 log = logging.getLogger(__name__)
 
 PIXEL_DELTA = 20  # grey levels a levelled thumbnail pixel must differ by (camera noise moves it by ~2)
+MOTION_SHARE = 0.01  # of the thumbnail changed since the frame before: the picture is moving
+SETTLE_S = 0.5  # still this long after the last face left: the doorway is empty again
 LEARN_RATE = 0.05  # per frame without anybody: the empty doorway follows slow light changes
 RELEARN_AFTER_S = 30.0
 
@@ -37,6 +45,10 @@ def levelled_thumbnail(frame: np.ndarray) -> np.ndarray:
     """The motion gate's thumbnail less its median: what is left is the picture's structure."""
     small = thumbnail(frame).astype(np.float32)
     return small - np.median(small)
+
+
+def changed_share(current: np.ndarray, reference: np.ndarray) -> float:
+    return float(np.mean(np.abs(current - reference) > PIXEL_DELTA))
 
 
 class PresenceMeter:
@@ -49,24 +61,35 @@ class PresenceMeter:
         self.relearn_after_s = relearn_after_s
         self._empty: Optional[np.ndarray] = None  # thumbnail of the empty doorway (float32)
         self._previous_empty: Optional[np.ndarray] = None  # the one before the last relearn
+        self._last: Optional[np.ndarray] = None  # the frame before
+        self._moved_at = 0.0  # when the picture last moved
+        self._face_at: Optional[float] = None  # when a face was last seen, until the doorway is learnt after it
         self._faceless_since: Optional[float] = None
         self.relearned = 0
 
-    def reset(self) -> None:
-        """Forget the doorway (a new video or another camera)."""
-        self._empty, self._previous_empty, self._faceless_since = None, None, None
+    def _differs(self, current: np.ndarray, reference: np.ndarray) -> bool:
+        return changed_share(current, reference) >= self.min_share
 
-    def _differs(self, current: np.ndarray, empty: np.ndarray) -> bool:
-        return float(np.mean(np.abs(current - empty) > PIXEL_DELTA)) >= self.min_share
+    def _learn(self, current: np.ndarray, sure: bool) -> None:
+        """``current`` is the doorway now; unless ``sure``, the old one may come back."""
+        self._empty, self._previous_empty = current, (None if sure else self._empty)
+        self._faceless_since = None
 
     def update(self, frame: np.ndarray, faces_found: bool, now: float) -> bool:
         """Whether someone is in view in ``frame``; ``now`` in seconds on any monotonic clock."""
-        if faces_found:
-            self._faceless_since = None
-            return True
         current = levelled_thumbnail(frame)
+        if self._last is None or changed_share(current, self._last) >= MOTION_SHARE:
+            self._moved_at = now
+        self._last = current
+        if faces_found:
+            self._face_at, self._faceless_since = now, None
+            return True
         if self._empty is None:
             self._empty = current  # the first picture without a face
+            return False
+        if self._face_at is not None and now - max(self._face_at, self._moved_at) >= SETTLE_S:
+            self._learn(current, sure=True)  # the face left and the picture settled: this is the doorway
+            self._face_at = None
             return False
         if not self._differs(current, self._empty):
             self._empty += LEARN_RATE * (current - self._empty)
@@ -80,8 +103,7 @@ class PresenceMeter:
             self._faceless_since = now
         elif now - self._faceless_since >= self.relearn_after_s:
             log.info("the empty doorway looks different for %.0f s without a face: learnt it again", self.relearn_after_s)
-            self._empty, self._previous_empty = current, self._empty
-            self._faceless_since = None
+            self._learn(current, sure=False)
             self.relearned += 1
             return False
         return True
