@@ -10,7 +10,11 @@ denied as UNCERTAIN (door closed, recorded, alerted if configured); a confident 
 the same visit (a mask put on properly) still decides. While checking, ``hint`` says what would
 help: look at the camera, or adjust the mask. Someone in view whose face is not found at all
 (``present``, from ``kiosk.door.presence``) is a visitor too: asked to look at the camera, and
-denied as UNCERTAIN with the label ``no_face`` if no face decides in time.
+denied as UNCERTAIN with the label ``no_face`` if no face decides in time. Such a faceless visit
+starts only after the doorway has been seen empty: once a face was there, presence alone never
+keeps that visit going nor starts another, so a granted visitor walking off through the door is
+not refused as "no face", and the next in a queue, who steps up before the doorway empties, gets
+a decision of their own.
 
 Pure logic: time is passed in (``now`` in seconds on any monotonic clock), so the engine is
 unit-tested without sleeping and replays a video file by its own timestamps.
@@ -98,6 +102,7 @@ class DecisionEngine:
         self._present = False  # a person is in front of the kiosk (current episode)
         self._last_seen_at: Optional[float] = None  # a face, or someone in view (``present``)
         self._last_frame: Optional[np.ndarray] = None  # evidence for a decision without a face
+        self._presence_armed = True  # nobody was in view since the last visit with a face
         self._episode_verdict: Optional[str] = None  # MASK / NO_MASK / UNCERTAIN decided in this episode
         self._episode_started_at = 0.0
         self._shown: Optional[DecisionState] = None  # last decision shown, kept for ``hold_s``
@@ -163,6 +168,8 @@ class DecisionEngine:
         self._episode_verdict = None
 
     def _end_episode(self) -> None:
+        if self._window:  # a visit with a face: whoever stays in view is not a new faceless visitor
+            self._presence_armed = False
         self._present = False
         self._window.clear()
         self._episode_verdict = None
@@ -216,7 +223,8 @@ class DecisionEngine:
                frame: Optional[np.ndarray] = None, present: bool = False) -> DecisionStep:
         """Feed one analysed frame (or no frame: ``results=[]`` while the camera is away).
         ``present``: someone is in view even though no face was found in this frame."""
-        if results or present:
+        faceless_visit = present and (not self._window if self._present else self._presence_armed)
+        if results or faceless_visit:
             if not self._present:
                 self._start_episode(now)
             self._last_seen_at = now
@@ -225,6 +233,8 @@ class DecisionEngine:
                 self._window.append(self._vote(results, frame))
         elif self._present and self._last_seen_at is not None and now - self._last_seen_at >= self.cfg.leave_after_s:
             self._end_episode()
+        if not results and not present:
+            self._presence_armed = True
 
         event = None
         if self._present and not self._holding(now):

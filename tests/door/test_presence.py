@@ -102,6 +102,31 @@ def test_a_faceless_visitor_is_asked_to_look_then_denied_as_uncertain_within_dec
     assert engine.state == DecisionState.WAITING
 
 
+def run_engine(engine: DecisionEngine, steps: list[tuple[float, list, bool]], start: float = 0.0):
+    """Feed (seconds, results per frame, present) segments at FPS; the events and the end time."""
+    t, events = start, []
+    for seconds, results, present in steps:
+        for _ in range(round(seconds * FPS)):
+            step = engine.update(list(results), t, present=present)
+            if step.event is not None:
+                events.append(step.event)
+            t += 1 / FPS
+    return events, t
+
+
+def test_a_granted_visitor_walking_off_is_not_refused_as_faceless_and_the_next_in_the_queue_is_decided():
+    from tests.door.test_decision import face
+
+    engine = DecisionEngine(DecisionSection(decide_within_s=2.0), "test-door", event_time=media_clock(ORIGIN))
+    events, t = run_engine(engine, [(2, [face("with_mask")], True),  # granted
+                                    (5, [], True),  # turns and walks through the door, still in view
+                                    (2, [face("with_mask")], True)])  # the next one stepped straight up
+    assert [(e.decision, e.label) for e in events] == [("granted", "with_mask")] * 2  # the door opens for both
+    # once the doorway has been empty, a faceless visitor is a visitor again
+    events, t = run_engine(engine, [(2, [], False), (3, [], True)], t)
+    assert [(e.decision, e.label) for e in events] == [("uncertain", NO_FACE)]
+
+
 def test_without_presence_nobody_is_decided_on():
     engine = DecisionEngine(DecisionSection(decide_within_s=2.0), "test-door", event_time=media_clock(ORIGIN))
     assert all(engine.update([], i / FPS).event is None for i in range(round(5 * FPS)))
