@@ -37,6 +37,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from kiosk.config import DECISION_KINDS as DECISIONS
+from kiosk.door.decision import NO_FACE
 from kiosk.errors import KioskError
 from kiosk.events.snapshots import thumbnail_png_of
 from kiosk.records import DEMO_SOURCE
@@ -291,7 +292,7 @@ def build_app(data: ConsoleData, accounts: AccountStore, settings: ConsoleSettin
             if params.get("day") and day is None else ""
         return dict(where=where, events=events, total=total, page=page, pages=pages, problem=problem,
                     kiosk_ids=data.kiosk_ids(), decisions=DECISIONS,
-                    labels=KNOWN_CLASSES, first=(page - 1) * PAGE_SIZE + 1 if events else 0)
+                    labels=(*KNOWN_CLASSES, NO_FACE), first=(page - 1) * PAGE_SIZE + 1 if events else 0)
 
     @signed_in()
     def events_page(request: Request) -> Response:

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import datetime
 
 from starlette.testclient import TestClient
 
+from kiosk.door.decision import NO_FACE
 from kiosk.errors import KioskError
 from kiosk.events.store import EventStore
+from kiosk.records import DecisionEvent
 from kiosk.web.accounts import AccountStore
 from kiosk.web.app import build_app
 from kiosk.web.local_data import LocalConsoleData
@@ -43,6 +46,18 @@ def test_overview_events_and_report_csv(world):
                                                .text)))) == 5  # its health event too
     chart = client.get(f"/reports/chart.png?day={today}&kiosk=north-door")
     assert chart.headers["content-type"] == "image/png" and chart.content[:4] == b"\x89PNG"
+
+
+def test_visitors_whose_face_was_never_found_can_be_filtered(world):
+    store = EventStore(world.cfg.resolve_path(world.cfg.storage.database))
+    store.record_event(DecisionEvent(time=datetime.now().astimezone(), kiosk_id="north-door", decision="uncertain",
+                                     label=NO_FACE, score=0.0, faces=0), None, None, alert=False, cooldown_s=0)
+    store.close()
+    client = _client(world)
+    page = client.get("/events").text
+    assert re.search(f"<option[^>]*>{NO_FACE}</option>", page)  # offered in the label filter
+    listed = client.get(f"/events?label={NO_FACE}").text
+    assert listed.count('class="badge uncertain"') == 1 and "1–1 of 1" in listed
 
 
 class Unreachable:
