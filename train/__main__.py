@@ -86,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--twin-incorrect-share", type=_number_between(0, 1, "a share"), default=INCORRECT_SHARE, metavar="S",
                         help=f"share of single painted twins worn wrongly, below the nose or on the chin "
                              f"(0..1, default {INCORRECT_SHARE})")
+    parser.add_argument("--mask-patterns", type=_number_between(0, 1, "a share"), default=0.0, metavar="S",
+                        help="share of painted masks that are patterned cloth: checks, stripes, dots, prints "
+                             "(0..1, default 0)")
     parser.add_argument("--weight", type=_dataset_weight, action="append", default=[], metavar="NAME=W",
                         help="extra sample weight for a dataset folder name, e.g. scenes_crops=2")
     parser.add_argument("--max-false-accept", type=float, default=0.05,
@@ -112,7 +115,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             label_smoothing=args.label_smoothing, grayscale=not args.colour,
             mining=Mining(args.mine_with, args.mine_factor, args.mine_margin) if args.mine_with else None,
             learning_rate=args.learning_rate, schedule=args.schedule, patience=args.patience, augment_strength=args.augment_strength, zoom=args.zoom,
-            synthetic_masks=args.synthetic_masks, twin_incorrect_share=args.twin_incorrect_share, dataset_weights=dict(args.weight),
+            synthetic_masks=args.synthetic_masks, twin_incorrect_share=args.twin_incorrect_share, mask_patterns=args.mask_patterns, dataset_weights=dict(args.weight),
             max_false_accept=args.max_false_accept,
             threads=args.threads, command=shlex.join(["python", "-m", "train", *argv]), size_measurement=measurement,
         )

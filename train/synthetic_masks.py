@@ -36,6 +36,26 @@ CHIN_SHARE = 0.2  # of the wrongly worn ones: below the mouth, not just below th
 # BGR tones of common masks: surgical blue/green, white, black, grey, navy, pink, beige
 MASK_COLOURS = ((235, 200, 150), (200, 215, 170), (240, 240, 240), (35, 35, 35), (130, 130, 130),
                 (90, 40, 20), (190, 170, 235), (170, 200, 220))
+PATTERNS = ("checks", "stripes", "dots", "print")  # cloth masks: the held-out failures were patterned
+
+
+def fabric_pattern(height: int, width: int, size: float, rng: np.random.Generator) -> np.ndarray:
+    """Where a second colour shows (0..1, HxW) on a patterned cloth mask whose mask is ``size`` px
+    wide: checks, stripes, dots or a blotchy print, a few to a dozen repeats across the mask."""
+    kind = PATTERNS[rng.integers(len(PATTERNS))]
+    period = max(3.0, size / rng.uniform(3, 12))
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    if kind == "checks":
+        return (((xs // (period / 2)) + (ys // (period / 2))) % 2).astype(np.float32)
+    if kind == "stripes":
+        angle = rng.uniform(0, np.pi)
+        along = xs * np.cos(angle) + ys * np.sin(angle)
+        return ((along % period) < period * rng.uniform(0.3, 0.6)).astype(np.float32)
+    if kind == "dots":
+        dx, dy = (xs % period) - period / 2, (ys % period) - period / 2
+        return (dx * dx + dy * dy < (period * rng.uniform(0.15, 0.35)) ** 2).astype(np.float32)
+    blotches = rng.random((max(2, int(height / period * 2)), max(2, int(width / period * 2)))).astype(np.float32)
+    return (cv2.resize(blotches, (width, height), interpolation=cv2.INTER_CUBIC) > 0.6).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -95,8 +115,10 @@ def mask_outline(face: FacePoints, worn: str, rng: np.random.Generator) -> np.nd
     return _rotate(points, np.array([centre_x, (top + bottom) / 2], np.float32), float(roll))
 
 
-def paint_mask(image: np.ndarray, face: FacePoints, worn: str, rng: np.random.Generator) -> np.ndarray:
-    """A copy of BGR ``image`` with a randomly styled mask worn as ``worn``."""
+def paint_mask(image: np.ndarray, face: FacePoints, worn: str, rng: np.random.Generator,
+               pattern_share: float = 0.0) -> np.ndarray:
+    """A copy of BGR ``image`` with a randomly styled mask worn as ``worn``; ``pattern_share`` of
+    them patterned cloth (0 draws nothing extra: earlier recipes get the same masks)."""
     height, width = image.shape[:2]
     outline = mask_outline(face, worn, rng)
     scale = 4  # sub-pixel polygon edges
@@ -110,6 +132,10 @@ def paint_mask(image: np.ndarray, face: FacePoints, worn: str, rng: np.random.Ge
     rows = np.clip((np.arange(height, dtype=np.float32) - top) / max(bottom - top, 1.0), 0, 1)
     shading = 1.0 + rng.uniform(-0.15, 0.15) * (rows - 0.5)  # light from above or below
     fabric = np.clip(colour[None, None, :] * shading[:, None, None] + rng.normal(0, rng.uniform(1, 8), (height, width, 1)), 0, 255)
+    if pattern_share > 0 and rng.random() < pattern_share:
+        second = np.array(MASK_COLOURS[rng.integers(len(MASK_COLOURS))], np.float32) * rng.uniform(0.7, 1.1)
+        pattern = fabric_pattern(height, width, float(np.ptp(outline[:, 0])), rng)[..., None]
+        fabric = fabric * (1 - pattern) + np.clip(second[None, None, :] * shading[:, None, None], 0, 255) * pattern
     if rng.random() < 0.5:  # pleats of a surgical mask
         for i in range(1, 4):
             y = int(top + i * (bottom - top) / 4.5)
@@ -151,7 +177,7 @@ def wears_for(rng: np.random.Generator, count: int, incorrect_share: float = INC
 
 
 def synthesize(bare: Sequence[Sample], spec: ModelSpec, rate: float, seed: int,
-               incorrect_share: float = INCORRECT_SHARE) -> tuple[list[Sample], np.ndarray]:
+               incorrect_share: float = INCORRECT_SHARE, pattern_share: float = 0.0) -> tuple[list[Sample], np.ndarray]:
     """For each bare-face sample, ``rate`` painted twins on average (0..2; see ``twin_count``),
     as (samples, model inputs).
 
@@ -185,7 +211,7 @@ def synthesize(bare: Sequence[Sample], spec: ModelSpec, rate: float, seed: int,
         for worn, label in wears_for(rng, count, incorrect_share):
             if label not in spec.classes:  # data without the class: a wrongly worn mask is no mask
                 label = WITHOUT_MASK
-            inputs.append(to_model_input(paint_mask(image, face, worn, rng), spec))
+            inputs.append(to_model_input(paint_mask(image, face, worn, rng, pattern_share), spec))
             samples.append(replace(sample, label=label, dataset=DATASET_NAME, source=f"{DATASET_NAME}/{worn}"))
     log.info("painted %d synthetic masks on bare training faces (%d faces without usable keypoints skipped)",
              len(samples), no_points)

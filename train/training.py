@@ -62,6 +62,7 @@ class TrainSettings:
     zoom: float = DEFAULT_ZOOM
     synthetic_masks: float = 0.0  # painted-mask twins per bare training face, 0..2 (train/synthetic_masks.py)
     twin_incorrect_share: float = INCORRECT_SHARE  # of single twins, the share worn wrongly
+    mask_patterns: float = 0.0  # of painted masks, the share of patterned cloth
     learning_rate: float = 2e-3
     schedule: str = "cosine"
     dataset_weights: dict[str, float] = field(default_factory=dict)
@@ -291,7 +292,7 @@ def training_set(split: SplitData, settings: TrainSettings) -> tuple[list[Sample
     samples, x, y = split.subsets["train"], split.inputs("train"), split.labels("train")
     if settings.synthetic_masks > 0:
         painted, painted_inputs = synthesize(samples, split.spec, settings.synthetic_masks, settings.seed,
-                                             settings.twin_incorrect_share)
+                                             settings.twin_incorrect_share, settings.mask_patterns)
         samples = samples + painted
         x = np.concatenate([x, painted_inputs])
         y = np.concatenate([y, label_indices(painted, split.classes)])
@@ -357,6 +358,7 @@ def model_card(settings: TrainSettings, split: SplitData, subsets: dict[str, lis
                             "brightness 25 %, contrast 35 %, blur p=0.3, down/up-scaling p=0.3)",
             "synthetic_masks": settings.synthetic_masks,
             "twin_incorrect_share": settings.twin_incorrect_share,
+            "mask_patterns": settings.mask_patterns,
             "threshold_selection": {"max_false_accept": settings.max_false_accept, **threshold_info},
             "wall_seconds_fit": round(train_seconds, 1),
             "history": history,

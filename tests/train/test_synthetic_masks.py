@@ -70,6 +70,30 @@ def test_a_correct_mask_covers_nose_and_mouth_a_low_one_only_the_mouth(face_crop
             assert painted.shape == face_crop.shape and painted.dtype == np.uint8
 
 
+def _mask_texture(face_crop, painted, face_points) -> float:
+    """How much the painted mask varies between the nose and the mouth (pleats aside: along a row)."""
+    y = int(round((face_points.nose[1] + face_points.mouth[1]) / 2))
+    x0, x1 = sorted(int(round(v)) for v in (face_points.right_eye[0], face_points.left_eye[0]))
+    row = cv2.cvtColor(painted, cv2.COLOR_BGR2GRAY)[y - 2:y + 3, x0:x1].astype(float)
+    return float(row.std())
+
+
+def test_patterned_cloth_masks_are_painted_where_asked_and_never_by_default(face_crop, face_points):
+    plain = [paint_mask(face_crop, face_points, "correct", np.random.default_rng(seed)) for seed in range(12)]
+    patterned = [paint_mask(face_crop, face_points, "correct", np.random.default_rng(seed), pattern_share=1.0)
+                 for seed in range(12)]
+    plain_texture = [_mask_texture(face_crop, m, face_points) for m in plain]
+    patterned_texture = [_mask_texture(face_crop, m, face_points) for m in patterned]
+    assert np.median(patterned_texture) > 2 * np.median(plain_texture), (plain_texture, patterned_texture)
+    for mask in patterned:  # placement rules hold for cloth too
+        assert _patch_change(face_crop, mask, face_points.nose) > 10
+        assert _patch_change(face_crop, mask, face_points.right_eye) < 2
+    # a share of 0 draws nothing extra from the random stream: earlier recipes paint the same masks
+    same = [paint_mask(face_crop, face_points, "correct", np.random.default_rng(seed), pattern_share=0.0)
+            for seed in range(3)]
+    assert all(np.array_equal(a, b) for a, b in zip(same, plain[:3]))
+
+
 def test_only_bare_faces_with_keypoints_get_twins_labelled_by_how_the_mask_is_worn(tmp_path, face_crop):
     root = tmp_path / "crops"
     for label in (WITH_MASK, WITHOUT_MASK):
@@ -111,7 +135,8 @@ def test_training_adds_the_twins_to_the_training_split_only(tmp_path, face_crop)
             cv2.imwrite(str(root / label / f"gen_{label}_{i}.png"), np.roll(varied, 2 * i, axis=0))
     result = subprocess.run(
         [sys.executable, "-m", "train", "--data", str(root), "--out", str(tmp_path / "model"), "--epochs", "1",
-         "--input-size", "32", "--width", "4", "--batch-size", "16", "--threads", "1", "--synthetic-masks", "1"],
+         "--input-size", "32", "--width", "4", "--batch-size", "16", "--threads", "1", "--synthetic-masks", "1",
+         "--mask-patterns", "0.5"],
         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=280)
     assert result.returncode == 0, result.stderr[-3000:]
 
@@ -121,7 +146,7 @@ def test_training_adds_the_twins_to_the_training_split_only(tmp_path, face_crop)
     assert sum(counts["train"][DATASET_NAME].values()) == bare_in_train
     assert DATASET_NAME not in counts["val"] and DATASET_NAME not in counts["test"]
     assert WITH_INCORRECT_MASK not in counts["train"][DATASET_NAME]  # no such class here: counted as no mask
-    assert card["training"]["synthetic_masks"] == 1.0
+    assert card["training"]["synthetic_masks"] == 1.0 and card["training"]["mask_patterns"] == 0.5
     assert "painted %d synthetic masks" % bare_in_train in result.stderr
 
 
