@@ -49,6 +49,8 @@ MUTED_FG = "#b0bec5"
 HEADER_BG = {"empty": "#37474f", "alert": "#b71c1c"}
 STRIPE = {"denied": "#e53935", "uncertain": "#ffb300"}
 DECISION_TEXT = {"denied": "DENIED", "uncertain": "UNCERTAIN"}
+ROW_WORDS = {word for text in (*DECISION_TEXT.values(), *LABEL_TEXTS.values(), NO_FACE_TEXT, "100%")
+             for word in text.split()}  # every word a denial's text can hold
 PLACEHOLDER_BG = "#455a64"
 
 
@@ -293,8 +295,12 @@ class StaffPanel(tk.Frame):
         self.text_font.configure(size=-max(14, round(title_px * 0.75)))
         self.small_font.configure(size=-max(12, round(title_px * 0.6)))
         self.title_label.configure(wraplength=max(100, event.width - 24))
-        self.thumbnail_px = max(64, min(FACE_KEEP_PX, round(event.width * 0.4)))
-        self.text_width = event.width - self.thumbnail_px - 6 - 12 - 6 - 12 - 20  # stripe, pads, scrollbar room
+        beside = 6 + 12 + 6 + 12 + 20  # stripe, pads, scrollbar room
+        # the text column holds its longest word whole ("UNCERTAIN" broke into "UNCERT / AIN" at
+        # 800x480): on a narrow panel the thumbnail gives way first
+        longest = max(self.text_font.measure(word) for word in ROW_WORDS)
+        self.thumbnail_px = max(48, min(FACE_KEEP_PX, round(event.width * 0.4), event.width - beside - longest))
+        self.text_width = event.width - self.thumbnail_px - beside
         for row in self.rows.values():
             row.render(self)
 

@@ -33,6 +33,10 @@ def assert_fits(window) -> None:
     assert_no_overlap_or_clipping(window.status_bar)
     if window.staff is not None:
         assert_beside_not_over(window.staff, window.video.canvas, window.banner)
+        for row in window.staff.rows.values():  # each word of a denial's text on one line, never broken
+            wrap = int(str(row.text_label.cget("wraplength")))
+            for word in row.text_label.cget("text").split():
+                assert window.staff.text_font.measure(word) <= wrap, f"{word!r} is broken at {wrap} px"
 
 
 @pytest.mark.parametrize("size", ["800x480", "1920x1080"])
@@ -67,3 +71,22 @@ def test_screenshots_of_every_state(kiosk, tmp_path, artifacts_dir, full_hd_disp
         f"took {sorted(taken)}; banner {window.banner.state}, {len(window.staff.denials)} denial(s) listed"
     for path in taken.values():
         assert path.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("size", ["800x480", "1920x1080"])
+def test_screenshot_of_a_visitor_whose_face_is_never_found(kiosk, tmp_path, artifacts_dir, full_hd_display,
+                                                           monkeypatch, size):
+    """The uncertain denial of someone carrying a parcel before the face: banner and staff row fit."""
+    from tools.measure_window import write_door_video
+
+    monkeypatch.setenv("DISPLAY", full_hd_display)
+    video = write_door_video(tmp_path / "parcel.mp4", [("empty", 1.0), ("faceless", 6.0)], swaying=True)
+    window = kiosk(str(video), **{"camera.loop": False})
+    root = window.root
+    root.geometry(f"{size}+0+0")
+    assert pump(root, lambda: window.banner.state == "uncertain" and len(window.staff.denials) == 1, DEADLINE_S), \
+        window.banner.text
+    path = artifacts_dir / f"kiosk_{size}_uncertain_no_face.png"
+    grab(root, path)
+    assert_fits(window)
+    assert path.stat().st_size > 10_000
