@@ -33,6 +33,7 @@ import numpy as np
 from kiosk.config import DecisionSection
 from kiosk.vision.model_spec import WITH_INCORRECT_MASK, WITH_MASK
 from kiosk.records import DecisionEvent, FaceResult
+from kiosk.vision.preprocessing import Box
 
 MASK = "mask"
 NO_MASK = "no_mask"
@@ -176,38 +177,28 @@ class DecisionEngine:
         self._last_frame = None
 
     def _decide(self, verdict: str, now: float) -> DecisionEvent:
-        if verdict == UNCERTAIN and not self._window:  # someone in view, no face ever found
-            return self._decide_faceless(now)
+        self._episode_verdict = verdict
+        self._decided_at = now
         if verdict == UNCERTAIN:
-            evidence = self._window[-1]
             self._shown = DecisionState.UNCERTAIN
-            note = ""
+            if not self._window:  # someone in view, no face ever found
+                return self._event(now, NO_FACE, 0.0, 0, None, self._last_frame)
+            evidence, note = self._window[-1], ""
         else:
             evidence = next(v for v in reversed(self._window) if v.category == verdict)
             granted = verdict == MASK or self.cfg.no_mask_policy == "soft"
             note = SOFT_POLICY_NOTE if verdict == NO_MASK and granted else ""
             self._shown = DecisionState.GRANTED if granted else DecisionState.DENIED
-        self._episode_verdict = verdict
-        self._decided_at = now
-        return DecisionEvent(
-            time=self._event_time(now),
-            kiosk_id=self.kiosk_id,
-            decision=self._shown.value,
-            label=evidence.face.label,
-            score=float(evidence.face.score),
-            faces=evidence.faces,
-            box=tuple(int(v) for v in evidence.face.box),  # type: ignore[arg-type]
-            frame=evidence.frame,
-            policy_note=note,
-            source=self.source_kind,
-        )
+        face = evidence.face
+        box: Box = tuple(int(v) for v in face.box)  # type: ignore[assignment]
+        return self._event(now, face.label, float(face.score), evidence.faces, box, evidence.frame, note)
 
-    def _decide_faceless(self, now: float) -> DecisionEvent:
-        self._shown = DecisionState.UNCERTAIN
-        self._episode_verdict = UNCERTAIN
-        self._decided_at = now
+    def _event(self, now: float, label: str, score: float, faces: int, box: Optional[Box],
+               frame: Optional[np.ndarray], note: str = "") -> DecisionEvent:
+        """The event of the decision just shown (``_shown``)."""
+        assert self._shown is not None
         return DecisionEvent(time=self._event_time(now), kiosk_id=self.kiosk_id, decision=self._shown.value,
-                             label=NO_FACE, score=0.0, faces=0, box=None, frame=self._last_frame,
+                             label=label, score=score, faces=faces, box=box, frame=frame, policy_note=note,
                              source=self.source_kind)
 
     def source_lost(self) -> DecisionStep:

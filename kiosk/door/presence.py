@@ -1,8 +1,9 @@
 """Someone at the door whose face the detector cannot find still gets a decision.
 
 BlazeFace misses a few faces at the door (a profile, a face shield, a head tilted far): about 1 %
-of the door visits of scenes and scenes_b, and Haar over half of the masked ones. Without a face the decision engine never started an episode, so that visitor
-stood in front of a kiosk that said nothing, and the staff heard nothing. The picture itself says
+of the door visits of scenes and scenes_b, and Haar over half of the masked ones. Without a face
+the decision engine never started an episode, so that visitor stood in front of a kiosk that
+said nothing, and the staff heard nothing. The picture itself says
 someone is there: a person a metre from the camera covers a third of it or more. ``PresenceMeter``
 keeps a small blurred thumbnail of the empty doorway (the motion gate's thumbnail) and reports
 "someone is there" while at least ``min_share`` of it differs from that; the decision engine then
@@ -102,7 +103,8 @@ class PresenceMeter:
         if self._faceless_since is None:
             self._faceless_since = now
         elif now - self._faceless_since >= self.relearn_after_s:
-            log.info("the empty doorway looks different for %.0f s without a face: learnt it again", self.relearn_after_s)
+            log.info("the empty doorway looks different for %.0f s without a face: learnt it again",
+                     self.relearn_after_s)
             self._learn(current, sure=False)
             self.relearned += 1
             return False
