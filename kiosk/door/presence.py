@@ -12,7 +12,9 @@ Each thumbnail is levelled (its median taken off) first: the lights or the camer
 changing the whole picture at once is not a person, and neither is a blank picture.
 
 The empty doorway is learnt
-- from the first picture without a face (a kiosk is usually switched on at an empty door);
+- from the first picture without a face that is neither black nor white (a kiosk is usually
+  switched on at an empty door; a camera's first frames are often black or blown out while it
+  warms up, and such a doorway would make the real one look like someone);
 - again whenever a face has left and the picture has then been still for ``SETTLE_S``: what is
   left is the doorway (this also mends a wrong first picture: a kiosk replaying door visits,
   started with a visitor in view whose face Haar did not find, learnt that visitor and then saw
@@ -38,14 +40,17 @@ log = logging.getLogger(__name__)
 PIXEL_DELTA = 20  # grey levels a levelled thumbnail pixel must differ by (camera noise moves it by ~2)
 MOTION_SHARE = 0.01  # of the thumbnail changed since the frame before: the picture is moving
 SETTLE_S = 0.5  # still this long after the last face left: the doorway is empty again
+USABLE_LEVELS = (16, 240)  # a picture whose median grey lies outside shows nothing (warming up, blown out)
 LEARN_RATE = 0.05  # per frame without anybody: the empty doorway follows slow light changes
 RELEARN_AFTER_S = 30.0
 
 
-def levelled_thumbnail(frame: np.ndarray) -> np.ndarray:
-    """The motion gate's thumbnail less its median: what is left is the picture's structure."""
+def levelled_thumbnail(frame: np.ndarray) -> tuple[np.ndarray, float]:
+    """The motion gate's thumbnail less its median (what is left is the picture's structure), and
+    that median."""
     small = thumbnail(frame).astype(np.float32)
-    return small - np.median(small)
+    level = float(np.median(small))
+    return small - level, level
 
 
 def changed_share(current: np.ndarray, reference: np.ndarray) -> float:
@@ -78,7 +83,7 @@ class PresenceMeter:
 
     def update(self, frame: np.ndarray, faces_found: bool, now: float) -> bool:
         """Whether someone is in view in ``frame``; ``now`` in seconds on any monotonic clock."""
-        current = levelled_thumbnail(frame)
+        current, level = levelled_thumbnail(frame)
         if self._last is None or changed_share(current, self._last) >= MOTION_SHARE:
             self._moved_at = now
         self._last = current
@@ -86,7 +91,8 @@ class PresenceMeter:
             self._face_at, self._faceless_since = now, None
             return True
         if self._empty is None:
-            self._empty = current  # the first picture without a face
+            if USABLE_LEVELS[0] <= level <= USABLE_LEVELS[1]:
+                self._empty = current  # the first usable picture without a face
             return False
         if self._face_at is not None and now - max(self._face_at, self._moved_at) >= SETTLE_S:
             self._learn(current, sure=True)  # the face left and the picture settled: this is the doorway

@@ -46,6 +46,18 @@ def test_an_empty_doorway_with_camera_noise_and_changing_light_is_nobody(doorway
     assert not any(presence_over(meter, frames_of(blank, 1, rng), 6.0))
 
 
+def test_a_camera_warming_up_with_black_frames_does_not_teach_a_black_doorway(doorway):
+    _, rng = doorway
+    empty = textured_background()
+    empty[:, 40:70] = 40  # a dark door frame
+    empty[80:220, 420:560] = 235  # a bright notice board
+    meter = PresenceMeter(0.15)
+    assert not any(presence_over(meter, frames_of(np.zeros_like(empty), 1, rng)))
+    assert not any(presence_over(meter, frames_of(empty, 3, rng), 1.0))  # the real doorway: nobody
+    person = compose_scene([(person_behind_a_parcel(), 0.75, (0, 0))])
+    assert all(presence_over(meter, frames_of(person, 1, rng), 4.0))
+
+
 def test_a_person_whose_face_is_hidden_is_someone_until_they_leave(doorway):
     empty, rng = doorway
     meter = PresenceMeter(0.15)
