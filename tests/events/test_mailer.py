@@ -16,6 +16,8 @@ from tests.helpers.cli import main_command
 from tests.helpers.events import make_config, write_config
 from kiosk.config import ConfigError
 from tools.alert_drill import denial
+from tools.measure_window import door_frame
+from kiosk.door.decision import NO_FACE
 from kiosk.credentials import ENV_VAR, CredentialsError
 from kiosk.events.services import EventServices
 from tools.loopback_smtp import LoopbackSmtp, free_port
@@ -66,6 +68,26 @@ def test_denial_email_has_subject_recipients_html_and_a_small_face_thumbnail(tmp
     assert image.get_content_type() == "image/png" and max(face.shape[:2]) == ALERT_THUMBNAIL_PX
     assert max(cv2.imread(stored.snapshot_path).shape[:2]) > 2 * ALERT_THUMBNAIL_PX  # the frame stays on the kiosk
     assert mail.event_ids == [1]
+
+
+def test_a_visitor_whose_face_was_never_found_is_mailed_with_a_small_picture_of_the_whole_view(tmp_path, server):
+    """No face box: the thumbnail is the whole view, as small as a face thumbnail, so the staff
+    see who stood at the door while no more leaves the kiosk than for a face."""
+    cfg = make_config(tmp_path, server.port)
+    services = EventServices(cfg)
+    services.start()
+    view = door_frame("faceless")
+    services.on_decision(dataclasses.replace(denial(cfg, view), decision="uncertain", label=NO_FACE, score=0.0,
+                                             faces=0, box=None))
+    received = server.wait_for(1, timeout_s=15)
+    services.stop()
+
+    body = next(p for p in received[0].message.walk() if p.get_content_type() == "text/html").get_content()
+    assert "UNCERTAIN" in body.upper() and NO_FACE in body
+    (image,) = [p for p in received[0].message.walk() if p.get_content_maintype() == "image"]
+    picture = cv2.imdecode(np.frombuffer(image.get_content(), np.uint8), cv2.IMREAD_COLOR)
+    assert max(picture.shape[:2]) == ALERT_THUMBNAIL_PX
+    assert picture.shape[1] / picture.shape[0] == pytest.approx(view.shape[1] / view.shape[0], abs=0.05)
 
 
 def test_allowed_login_over_plain_smtp_uses_configured_user_and_env_password(tmp_path, login_server, monkeypatch):
