@@ -29,9 +29,10 @@ class Clock:
         self.events = []
         self.states = []
 
-    def run(self, seconds: float, results) -> DecisionState:
+    def run(self, seconds: float, results, present: bool = False) -> DecisionState:
+        """``results`` every frame for ``seconds``; ``present``: someone in view (kiosk.door.presence)."""
         for _ in range(round(seconds * FPS)):
-            step = self.engine.update(list(results), self.t)
+            step = self.engine.update(list(results), self.t, present=present)
             self.states.append(step.state)
             if step.event is not None:
                 self.events.append(step.event)

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from kiosk.camera.synthetic import camera_noise, load_portrait, person_behind_a_parcel
-from kiosk.config import DecisionSection
-from kiosk.door.decision import HINT_LOOK, NO_FACE, DecisionEngine, DecisionState
+from kiosk.door.decision import HINT_LOOK, NO_FACE, DecisionState
 from kiosk.door.presence import PresenceMeter
-from tests.door.test_decision import ORIGIN, media_clock
+from tests.door.test_decision import ORIGIN, Clock, face
+from tests.door.test_decision import engine as make_engine  # 'engine' names a local in these tests
 from tests.helpers import PROJECT_ROOT
 from tests.helpers.cli import main_command
 from tools.bench import compose_scene, textured_background
@@ -94,7 +94,7 @@ def test_frames_with_a_face_never_teach_the_doorway(doorway):
 
 
 def test_a_faceless_visitor_is_asked_to_look_then_denied_as_uncertain_within_decide_within_s():
-    engine = DecisionEngine(DecisionSection(decide_within_s=2.0), "test-door", event_time=media_clock(ORIGIN))
+    engine = make_engine(decide_within_s=2.0)
     frame = np.zeros((4, 4, 3), np.uint8)
     t, steps = 0.0, []
     while t < 3.0:
@@ -114,35 +114,21 @@ def test_a_faceless_visitor_is_asked_to_look_then_denied_as_uncertain_within_dec
     assert engine.state == DecisionState.WAITING
 
 
-def run_engine(engine: DecisionEngine, steps: list[tuple[float, list, bool]], start: float = 0.0):
-    """Feed (seconds, results per frame, present) segments at FPS; the events and the end time."""
-    t, events = start, []
-    for seconds, results, present in steps:
-        for _ in range(round(seconds * FPS)):
-            step = engine.update(list(results), t, present=present)
-            if step.event is not None:
-                events.append(step.event)
-            t += 1 / FPS
-    return events, t
-
-
 def test_a_granted_visitor_walking_off_is_not_refused_as_faceless_and_the_next_in_the_queue_is_decided():
-    from tests.door.test_decision import face
-
-    engine = DecisionEngine(DecisionSection(decide_within_s=2.0), "test-door", event_time=media_clock(ORIGIN))
-    events, t = run_engine(engine, [(2, [face("with_mask")], True),  # granted
-                                    (5, [], True),  # turns and walks through the door, still in view
-                                    (2, [face("with_mask")], True)])  # the next one stepped straight up
-    assert [(e.decision, e.label) for e in events] == [("granted", "with_mask")] * 2  # the door opens for both
+    clock = Clock(make_engine())
+    clock.run(2, [face("with_mask")], present=True)  # granted
+    clock.run(5, [], present=True)  # turns and walks through the door, still in view
+    clock.run(2, [face("with_mask")], present=True)  # the next one stepped straight up
+    assert [(e.decision, e.label) for e in clock.events] == [("granted", "with_mask")] * 2  # the door opens for both
     # once the doorway has been empty, a faceless visitor is a visitor again
-    events, t = run_engine(engine, [(2, [], False), (3, [], True)], t)
-    assert [(e.decision, e.label) for e in events] == [("uncertain", NO_FACE)]
+    clock.run(2, [], present=False)
+    clock.run(3, [], present=True)
+    assert [(e.decision, e.label) for e in clock.events[2:]] == [("uncertain", NO_FACE)]
 
 
 def test_without_presence_nobody_is_decided_on():
-    engine = DecisionEngine(DecisionSection(decide_within_s=2.0), "test-door", event_time=media_clock(ORIGIN))
-    assert all(engine.update([], i / FPS).event is None for i in range(round(5 * FPS)))
-    assert engine.state == DecisionState.WAITING
+    clock = Clock(make_engine())
+    assert clock.run(5, []) == DecisionState.WAITING and clock.events == []
 
 
 @pytest.mark.parametrize("presence_share, expected", [(0.15, ["uncertain"]), (0.0, [])])
