@@ -129,7 +129,7 @@ class DecisionEngine:
         left "uncertain" when each label had to reach ``min_score`` alone (held-out door visits)."""
         if face.label == WITH_MASK:
             return True
-        if self.category_of(face.label) == NO_MASK and self.cfg.incorrect_mask_is == "no_mask":
+        if self.cfg.incorrect_mask_is == "no_mask":  # then every other label is a no-mask vote
             return 1.0 - face.mask_probability >= self.cfg.min_score
         return face.score >= self.cfg.min_score
 

@@ -3,9 +3,9 @@
 BlazeFace misses a few faces at the door (a profile, a face shield, a head tilted far): about 1 %
 of the door visits of scenes and scenes_b, and Haar over half of the masked ones. Without a face
 the decision engine never started an episode, so that visitor stood in front of a kiosk that
-said nothing, and the staff heard nothing. The picture itself says
-someone is there: a person a metre from the camera covers a third of it or more. ``PresenceMeter``
-keeps a small blurred thumbnail of the empty doorway (the motion gate's thumbnail) and reports
+said nothing, and the staff heard nothing. The picture itself says someone is there: a person a
+metre from the camera covers a third of it or more. ``PresenceMeter`` keeps a small blurred
+thumbnail of the empty doorway (the motion gate's thumbnail) and reports
 "someone is there" while at least ``min_share`` of it differs from that; the decision engine then
 fails safe and denies that visitor as uncertain within ``decide_within_s`` (label ``no_face``).
 Each thumbnail is levelled (its median taken off) first: the lights or the camera's exposure
